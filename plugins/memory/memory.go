@@ -52,6 +52,7 @@ type Provider struct {
 	accounts  map[string][]sdk.Account // by instance
 	licenses  map[string]sdk.Licenses  // by instance
 	tokens    map[string]string        // required token by instance; "*" for every instance
+	faults    map[string]*faults       // by instance, from settings
 	epoch     uint64
 	hook      Hook
 	now       func() time.Time
@@ -67,6 +68,7 @@ func New() *Provider {
 		accounts:  map[string][]sdk.Account{},
 		licenses:  map[string]sdk.Licenses{},
 		tokens:    map[string]string{},
+		faults:    map[string]*faults{},
 		now:       time.Now,
 	}
 }
@@ -183,6 +185,9 @@ func (p *Provider) call(ctx context.Context, op string, t sdk.Target, checkAuth 
 		if err := p.checkToken(t); err != nil {
 			return fmt.Errorf("memory %s: %w", op, err)
 		}
+		if err := p.injectFaults(ctx, op, t.Instance); err != nil {
+			return err
+		}
 	}
 	if err := fn(); err != nil {
 		return err
@@ -229,11 +234,23 @@ func (p *Provider) Info(ctx context.Context) (sdk.Info, error) {
 }
 
 // Configure implements sdk.Provider. The memory provider needs no setting; it keeps
-// what it gets (Settings) and takes "user_licenses" as the licence count.
+// what it gets (Settings). A few settings control it, so that a test can steer a
+// memory plugin running in its own process:
+//
+//	user_licenses         the licence count Licenses reports
+//	token                 the only credential token accepted on the instance
+//	delay                 a Go duration every calendar call waits first (cancellable)
+//	throttle_next         the next N calendar calls fail with *sdk.ThrottledError
+//	throttle_retry_after  the retry hint of those (Go duration, default 1s)
+//	expire_cursors        "true": every cursor issued so far expires now
 func (p *Provider) Configure(ctx context.Context, instance string, settings map[string]string) error {
 	return p.call(ctx, "Configure", sdk.Target{Instance: instance}, false, func() error {
 		if instance == "" {
 			return fmt.Errorf("configure memory: empty instance name: %w", sdk.ErrInvalidArgument)
+		}
+		f, err := parseFaults(instance, settings)
+		if err != nil {
+			return err
 		}
 		var lic *sdk.Licenses
 		if v, ok := settings["user_licenses"]; ok {
@@ -252,6 +269,17 @@ func (p *Provider) Configure(ctx context.Context, instance string, settings map[
 		p.settings[instance] = cp
 		if lic != nil {
 			p.licenses[instance] = *lic
+		}
+		if tok, ok := settings["token"]; ok {
+			if tok == "" {
+				delete(p.tokens, instance)
+			} else {
+				p.tokens[instance] = tok
+			}
+		}
+		p.faults[instance] = f
+		if settings["expire_cursors"] == "true" {
+			p.epoch++
 		}
 		return nil
 	})
@@ -605,6 +633,72 @@ func validate(ev sdk.Event) error {
 	}
 	if ev.Kind != sdk.KindMaster && len(ev.Recurrence) > 0 {
 		return fmt.Errorf("recurrence on a %s event: %w", ev.Kind, sdk.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// faults are the per-instance fault settings.
+type faults struct {
+	delay        time.Duration
+	throttleLeft int
+	retryAfter   time.Duration
+}
+
+func parseFaults(instance string, settings map[string]string) (*faults, error) {
+	f := &faults{retryAfter: time.Second}
+	dur := func(key string, dst *time.Duration) error {
+		v, ok := settings[key]
+		if !ok || v == "" {
+			return nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("configure memory instance %s: %s %q is not a duration: %w", instance, key, v, sdk.ErrInvalidArgument)
+		}
+		*dst = d
+		return nil
+	}
+	if err := dur("delay", &f.delay); err != nil {
+		return nil, err
+	}
+	if err := dur("throttle_retry_after", &f.retryAfter); err != nil {
+		return nil, err
+	}
+	if v, ok := settings["throttle_next"]; ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("configure memory instance %s: throttle_next %q is not a count: %w", instance, v, sdk.ErrInvalidArgument)
+		}
+		f.throttleLeft = n
+	}
+	return f, nil
+}
+
+// injectFaults applies the instance's configured delay and throttling to one call.
+func (p *Provider) injectFaults(ctx context.Context, op, instance string) error {
+	p.mu.Lock()
+	f := p.faults[instance]
+	var delay time.Duration
+	var throttle *sdk.ThrottledError
+	if f != nil {
+		delay = f.delay
+		if f.throttleLeft > 0 {
+			f.throttleLeft--
+			throttle = &sdk.ThrottledError{RetryAfter: f.retryAfter, Reason: "memory throttle_next"}
+		}
+	}
+	p.mu.Unlock()
+	if delay > 0 {
+		timer := time.NewTimer(delay)
+		defer timer.Stop()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("memory %s: %w", op, ctx.Err())
+		case <-timer.C:
+		}
+	}
+	if throttle != nil {
+		return fmt.Errorf("memory %s: %w", op, throttle)
 	}
 	return nil
 }

@@ -478,3 +478,46 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatalf("%d items, want %d", len(seen), writers*each)
 	}
 }
+
+func TestFaultSettings(t *testing.T) {
+	ctx := context.Background()
+	p := New()
+	tg := target("jane")
+	settings := map[string]string{"token": "t1", "throttle_next": "2", "throttle_retry_after": "5s"}
+	if err := p.Configure(ctx, "i1", settings); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Get(ctx, tg, "x"); !errors.Is(err, sdk.ErrUnauthenticated) {
+		t.Fatalf("without the token: %v", err)
+	}
+	tg.Credential.Token = "t1"
+	for i := range 2 {
+		if d, ok := sdk.RetryAfter(func() error { _, err := p.Get(ctx, tg, "x"); return err }()); !ok || d != 5*time.Second {
+			t.Fatalf("call %d: throttle = %v, %v", i, d, ok)
+		}
+	}
+	if _, err := p.Get(ctx, tg, "x"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("after the throttled calls: %v", err)
+	}
+
+	_, _, _, _, cur := readAll(t, p, tg, "", 10)
+	if err := p.Configure(ctx, "i1", map[string]string{"token": "t1", "expire_cursors": "true", "delay": "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := p.ListChanges(dctx, tg, sdk.ChangesRequest{Cursor: cur, Window: win}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("delayed call: %v", err)
+	}
+	if err := p.Configure(ctx, "i1", map[string]string{"token": "t1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.ListChanges(ctx, tg, sdk.ChangesRequest{Cursor: cur, Window: win}); !errors.Is(err, sdk.ErrFullSyncRequired) {
+		t.Fatalf("expired cursor: %v", err)
+	}
+	for _, bad := range []map[string]string{{"delay": "soon"}, {"throttle_next": "-1"}, {"throttle_retry_after": "x"}} {
+		if err := p.Configure(ctx, "i1", bad); !errors.Is(err, sdk.ErrInvalidArgument) {
+			t.Errorf("Configure(%v) = %v", bad, err)
+		}
+	}
+}
