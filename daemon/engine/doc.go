@@ -1,0 +1,27 @@
+// Package engine owns sync semantics: for one link it reads both sides' changes,
+// pairs them with what the store remembers, plans creates, updates and deletes, and
+// carries them out one at a time so that a crash at any point leaves state from which
+// the next run reaches the same result.
+//
+// The engine does no I/O of its own. It works over three small interfaces it
+// declares: Endpoint (one side of a link: an sdk.Provider bound to one target),
+// Store (pairs, cursors and intents; MemStore here, the bbolt store in
+// daemon/state) and Observer (metrics). It never imports bbolt, gRPC or
+// prometheus, and it never decides when to run — daemon/scheduler does.
+//
+// # Invariants the engine keeps (see SYNC-DESIGN.md)
+//
+//   - Pairing is one-to-one; an item is matched by its id, then by the correlation id
+//     it carries, then (for exceptions) by series and original start, then by iCalUID.
+//   - Every created item carries a correlation id derived from the item it copies
+//     (side letter + hash of the source id), recorded as an intent before the create.
+//     A pending intent is resolved by looking the id up on the target before anything
+//     is created again; a lost store re-pairs by these ids instead of duplicating.
+//   - A change counts only when the content hash of the synced fields changed, so the
+//     echo of our own write is a no-op.
+//   - Deletes are confirmed with Get before they propagate, and the mass-delete guard
+//     refuses to mirror a side that suddenly lost most of its items.
+//   - Items outside the window are frozen: neither updated nor deleted. They are
+//     looked at again when both sides are back inside.
+//   - Cursors are stored only after every change they cover has been recorded.
+package engine

@@ -1,0 +1,433 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"synchronizer/plugins/sdk"
+)
+
+// step is one planned write with what carrying it out needs.
+type step struct {
+	act  Action
+	w    *work
+	op   Op
+	to   Side
+	from Side // the side copied from (create, update)
+	// conflictWinner, when set, counts a conflict once the write succeeds.
+	conflictWinner Side
+}
+
+// class orders execution: masters and singles are written before exceptions
+// (which need their series), deletes of exceptions before those of series.
+func (st *step) class() int {
+	exc := st.w.p.Kind == sdk.KindException
+	switch {
+	case st.op != OpDelete && !exc:
+		return 0
+	case st.op != OpDelete:
+		return 1
+	case exc:
+		return 2
+	}
+	return 3
+}
+
+func (r *run) newStep(w *work, op Op, to, from Side, reason string) *step {
+	a := Action{Op: op, Side: to, Pair: w.p.ID, ID: w.p.ref(to).ID, Kind: w.p.Kind, Reason: reason}
+	if from != "" {
+		a.Source = w.p.ref(from).ID
+		if o := w.o(from); o.kind == obsListed {
+			a.Title, a.Start = o.ev.Title, o.ev.Start
+			if from == SuperOffice && to == Calendar && r.privateRule(w) == PrivateBusy {
+				a.Title = BusyTitle
+			}
+		}
+	} else if o := w.o(to); o.kind == obsListed {
+		a.Title, a.Start = o.ev.Title, o.ev.Start
+	}
+	return &step{act: a, w: w, op: op, to: to, from: from}
+}
+
+func (r *run) createStep(w *work, to, from Side, reason string) *step {
+	st := r.newStep(w, OpCreate, to, from, reason)
+	st.act.ID = ""
+	return st
+}
+
+func (r *run) updateStep(w *work, to, from Side, reason string) *step {
+	return r.newStep(w, OpUpdate, to, from, reason)
+}
+
+func (r *run) deleteStep(w *work, to Side, reason string) *step {
+	return r.newStep(w, OpDelete, to, "", reason)
+}
+
+// project maps src (of side from) to what the other side should hold.
+func (r *run) project(w *work, src sdk.Event, from Side) sdk.Event {
+	ev := sdk.Event{
+		Kind:            orSingle(src.Kind),
+		OriginalStart:   src.OriginalStart,
+		Recurrence:      slices.Clone(src.Recurrence),
+		Cancelled:       src.Cancelled,
+		Title:           src.Title,
+		Description:     src.Description,
+		DescriptionHTML: src.DescriptionHTML,
+		Location:        src.Location,
+		Start:           src.Start,
+		End:             src.End,
+		TimeZone:        src.TimeZone,
+		AllDay:          src.AllDay,
+		ShowAs:          src.ShowAs,
+		Privacy:         src.Privacy,
+		HasReminder:     src.HasReminder,
+		ReminderMinutes: src.ReminderMinutes,
+		Category:        src.Category,
+		Organizer:       src.Organizer,
+		Attendees:       slices.Clone(src.Attendees),
+		IsOrganizer:     src.IsOrganizer,
+		Response:        src.Response,
+	}
+	if (w.p.Endless || endless(src)) && ev.Kind == sdk.KindMaster {
+		ev.Recurrence = openEnded(ev.Recurrence, src, r.win.End)
+	}
+	if from == SuperOffice && r.privateRule(w) == PrivateBusy {
+		ev.Title = BusyTitle
+		ev.Description, ev.DescriptionHTML, ev.Location, ev.Category = "", "", "", ""
+		ev.Attendees, ev.Organizer, ev.IsOrganizer, ev.Response = nil, sdk.Attendee{}, false, ""
+		ev.HasReminder, ev.ReminderMinutes = false, 0
+		ev.Privacy = sdk.PrivacyPrivate
+	}
+	return ev
+}
+
+// openEnded drops an UNTIL or COUNT that ends at or beyond cut: the horizon a
+// provider without endless series put on a series that has no end.
+func openEnded(lines []string, ev sdk.Event, cut time.Time) []string {
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		rl, ok := parseRecLine(l)
+		if !ok || rl.name != "RRULE" {
+			out = append(out, l)
+			continue
+		}
+		parts := rruleParts(rl.value)
+		if seriesEndsAfter(parts, ev, cut) {
+			delete(parts, "UNTIL")
+			delete(parts, "COUNT")
+			l = "RRULE:" + joinParts(parts)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func (r *run) commit(ctx context.Context, b Batch, what string) error {
+	if err := r.store().Commit(ctx, r.link.Key, b); err != nil {
+		return fmt.Errorf("record %s: %w", what, err)
+	}
+	return nil
+}
+
+// permanent reports an error that retrying the same write will not cure.
+func permanent(err error) bool {
+	return errors.Is(err, sdk.ErrInvalidArgument) || errors.Is(err, sdk.ErrPermissionDenied) || errors.Is(err, sdk.ErrUnsupported)
+}
+
+func (r *run) exec(ctx context.Context, st *step) error { return r.execStep(ctx, st, 0) }
+
+func (r *run) execStep(ctx context.Context, st *step, depth int) error {
+	p := st.w.p
+	if r.idx.byID[p.ID] != p {
+		return nil
+	}
+	if !r.flapGuard(p) {
+		return nil
+	}
+	switch st.op {
+	case OpCreate:
+		return r.execCreate(ctx, st, depth)
+	case OpUpdate:
+		return r.execUpdate(ctx, st, depth)
+	default:
+		return r.execDelete(ctx, st, depth)
+	}
+}
+
+// flapGuard quarantines a pair that was written too often lately.
+func (r *run) flapGuard(p *Pair) bool {
+	cutoff := r.now.Add(-r.e.cfg.FlapWindow)
+	p.Writes = slices.DeleteFunc(p.Writes, func(t time.Time) bool { return t.Before(cutoff) })
+	if len(p.Writes) < r.e.cfg.FlapMax {
+		return true
+	}
+	p.QuarantinedUntil = r.now.Add(r.e.cfg.QuarantineFor)
+	r.markDirty(p)
+	r.e.obs.Quarantined(r.link.Profile, r.link.Name, p.ID)
+	r.log.Warn("item keeps changing; quarantined", "pair", p.ID, "writes", len(p.Writes), "window", r.e.cfg.FlapWindow, "until", p.QuarantinedUntil)
+	r.note("pair %s was written %d times within %s; quarantined until %s", p.ID, len(p.Writes), r.e.cfg.FlapWindow, p.QuarantinedUntil.UTC().Format("2006-01-02 15:04Z"))
+	return false
+}
+
+// source returns the item a create or update copies, reading it when the run has
+// not listed it.
+func (r *run) source(ctx context.Context, st *step) (sdk.Event, error) {
+	o := st.w.o(st.from)
+	if o.kind == obsListed {
+		return o.ev, nil
+	}
+	id := st.w.p.ref(st.from).ID
+	if id == "" {
+		return sdk.Event{}, fmt.Errorf("pair %s has no item on %s: %w", st.w.p.ID, st.from, sdk.ErrNotFound)
+	}
+	var ev sdk.Event
+	err := r.call(ctx, func() error {
+		var err error
+		ev, err = r.link.endpoint(st.from).Get(ctx, id)
+		return err
+	})
+	if err != nil {
+		return sdk.Event{}, err
+	}
+	if ev.Cancelled {
+		return sdk.Event{}, fmt.Errorf("%s item %s is cancelled: %w", st.from, id, sdk.ErrNotFound)
+	}
+	*o = obs{kind: obsListed, ev: ev}
+	return ev, nil
+}
+
+// replan decides a pair again after a write found it changed, and carries out
+// the new decision.
+func (r *run) replan(ctx context.Context, w *work, depth int) error {
+	if depth >= 3 {
+		r.incomplete = true
+		r.note("pair %s keeps changing during the run; looked at again next run", w.p.ID)
+		return nil
+	}
+	steps := r.decide(w)
+	for _, st := range steps {
+		r.res.Plan = append(r.res.Plan, st.act)
+		if err := r.execStep(ctx, st, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// succeeded books a carried-out write.
+func (r *run) succeeded(st *step) {
+	p := st.w.p
+	p.Writes = append(p.Writes, r.now)
+	p.Note = ""
+	r.done(st.act)
+	if st.conflictWinner != "" {
+		r.res.Conflicts++
+		r.e.obs.Conflict(r.link.Profile, st.conflictWinner)
+		r.log.Info("conflict resolved", "pair", p.ID, "winner", st.conflictWinner, "loser", st.conflictWinner.Other())
+	}
+}
+
+func (r *run) seriesOn(p *Pair, s Side) (string, bool) {
+	if p.Kind != sdk.KindException {
+		return "", true
+	}
+	m := r.idx.byID[p.Series]
+	if m == nil || m.ref(s).ID == "" {
+		return "", false
+	}
+	return m.ref(s).ID, true
+}
+
+func (r *run) execCreate(ctx context.Context, st *step, depth int) error {
+	w, p, to, from := st.w, st.w.p, st.to, st.from
+	src, err := r.source(ctx, st)
+	if errors.Is(err, sdk.ErrNotFound) {
+		w.o(from).kind = obsGone
+		return r.replan(ctx, w, depth)
+	}
+	if err != nil {
+		return fmt.Errorf("read %s item %s to copy: %w", from, p.ref(from).ID, err)
+	}
+	ev := r.project(w, src, from)
+	ev.CorrelationID = p.ID
+	series, ok := r.seriesOn(p, to)
+	if !ok {
+		r.note("pair %s: exception waits for its series on %s", p.ID, to)
+		return nil
+	}
+	ev.SeriesID = series
+
+	pending := p.Clone()
+	if pending.Kind == sdk.KindMaster && endless(src) {
+		pending.Endless = true
+	}
+	*pending.ref(from) = r.refOf(&pending, src)
+	if from == SuperOffice {
+		pending.SOPrivate = src.Privacy == sdk.PrivacyPrivate
+	}
+	*pending.ref(to) = Ref{Hash: r.hashOf(&pending, ev)}
+	pending.Note = ""
+	intent := Intent{ID: p.ID, Side: to, Pair: pending, Started: r.now}
+	if err := r.commit(ctx, Batch{PutIntents: []Intent{intent}}, "intent "+p.ID); err != nil {
+		return err
+	}
+	var got sdk.Event
+	err = r.call(ctx, func() error {
+		var err error
+		got, err = r.link.endpoint(to).Create(ctx, ev)
+		return err
+	})
+	if err != nil {
+		if !permanent(err) {
+			return fmt.Errorf("create on %s (pair %s): %w", to, p.ID, err)
+		}
+		r.itemError("create on %s of %s item %s: %v", to, from, src.ID, err)
+		// Remember the source as it is, so the create is tried again only when
+		// it changes.
+		pending.ref(to).Hash = ""
+		pending.Note = fmt.Sprintf("create on %s failed: %v", to, err)
+		r.idx.update(p, func() { *p = pending })
+		return r.commit(ctx, Batch{PutPairs: []Pair{p.Clone()}, DeleteIntents: []string{p.ID}}, "failed create "+p.ID)
+	}
+	*pending.ref(to) = r.refOf(&pending, got)
+	r.idx.update(p, func() { *p = pending })
+	r.succeeded(st)
+	r.creating[p.ID] = false
+	return r.commit(ctx, Batch{PutPairs: []Pair{p.Clone()}, DeleteIntents: []string{p.ID}}, "create "+p.ID)
+}
+
+func (r *run) execUpdate(ctx context.Context, st *step, depth int) error {
+	w, p, to, from := st.w, st.w.p, st.to, st.from
+	src, err := r.source(ctx, st)
+	if errors.Is(err, sdk.ErrNotFound) {
+		w.o(from).kind = obsGone
+		return r.replan(ctx, w, depth)
+	}
+	if err != nil {
+		return fmt.Errorf("read %s item %s to copy: %w", from, p.ref(from).ID, err)
+	}
+	tref := p.ref(to)
+	ev := r.project(w, src, from)
+	ev.ID, ev.Version, ev.Extras = tref.ID, tref.Version, cloneMap(tref.Extras)
+	toObs := w.o(to)
+	if toObs.kind == obsListed {
+		ev.Version, ev.Extras = toObs.ev.Version, cloneMap(toObs.ev.Extras)
+	}
+	ev.CorrelationID = p.ID
+	series, ok := r.seriesOn(p, to)
+	if !ok {
+		r.note("pair %s: exception's series has no copy on %s; left alone", p.ID, to)
+		return nil
+	}
+	ev.SeriesID = series
+	fromRef := r.refOf(p, src)
+	want := r.hashOf(p, ev)
+	if want == tref.Hash && (toObs.kind != obsListed || r.hashOf(p, toObs.ev) == tref.Hash) {
+		// The other side already holds this content (a private detail changed
+		// behind a placeholder, or a horizon moved): record, write nothing.
+		r.idx.update(p, func() { *p.ref(from) = fromRef })
+		r.record(w, to)
+		r.markDirty(p)
+		return nil
+	}
+	var got sdk.Event
+	err = r.call(ctx, func() error {
+		var err error
+		got, err = r.link.endpoint(to).Update(ctx, ev)
+		return err
+	})
+	switch {
+	case errors.Is(err, sdk.ErrPreconditionFailed):
+		cur, gerr := r.readFresh(ctx, to, tref.ID)
+		if errors.Is(gerr, sdk.ErrNotFound) {
+			w.o(to).kind = obsGone
+			return r.replan(ctx, w, depth)
+		}
+		if gerr != nil {
+			return fmt.Errorf("re-read %s item %s after a precondition failure: %w", to, tref.ID, gerr)
+		}
+		*w.o(to) = obs{kind: obsListed, ev: cur}
+		if r.hashOf(p, cur) == tref.Hash && depth < 2 {
+			// Only the version moved: write again with the fresh one.
+			return r.execStep(ctx, st, depth+1)
+		}
+		return r.replan(ctx, w, depth)
+	case errors.Is(err, sdk.ErrNotFound):
+		w.o(to).kind = obsGone
+		return r.replan(ctx, w, depth)
+	case err != nil && permanent(err):
+		r.itemError("update on %s of item %s from %s: %v", to, tref.ID, from, err)
+		r.idx.update(p, func() { *p.ref(from) = fromRef })
+		p.Note = fmt.Sprintf("update on %s failed: %v", to, err)
+		r.markDirty(p)
+		return nil
+	case err != nil:
+		return fmt.Errorf("update on %s (pair %s): %w", to, p.ID, err)
+	}
+	r.idx.update(p, func() {
+		*p.ref(from) = fromRef
+		*p.ref(to) = r.refOf(p, got)
+	})
+	if from == SuperOffice {
+		p.SOPrivate = src.Privacy == sdk.PrivacyPrivate
+	}
+	r.succeeded(st)
+	r.markDirty(p)
+	return r.commit(ctx, Batch{PutPairs: []Pair{p.Clone()}}, "update "+p.ID)
+}
+
+func (r *run) readFresh(ctx context.Context, s Side, id string) (sdk.Event, error) {
+	var ev sdk.Event
+	err := r.call(ctx, func() error {
+		var err error
+		ev, err = r.link.endpoint(s).Get(ctx, id)
+		return err
+	})
+	if err == nil && ev.Cancelled {
+		return ev, fmt.Errorf("%s item %s is cancelled: %w", s, id, sdk.ErrNotFound)
+	}
+	return ev, err
+}
+
+func (r *run) execDelete(ctx context.Context, st *step, depth int) error {
+	w, p, to := st.w, st.w.p, st.to
+	tref := p.ref(to)
+	version := tref.Version
+	if o := w.o(to); o.kind == obsListed {
+		version = o.ev.Version
+	}
+	err := r.call(ctx, func() error { return r.link.endpoint(to).Delete(ctx, tref.ID, version) })
+	switch {
+	case errors.Is(err, sdk.ErrPreconditionFailed):
+		cur, gerr := r.readFresh(ctx, to, tref.ID)
+		if errors.Is(gerr, sdk.ErrNotFound) {
+			break // gone meanwhile: that is what we wanted
+		}
+		if gerr != nil {
+			return fmt.Errorf("re-read %s item %s after a precondition failure: %w", to, tref.ID, gerr)
+		}
+		*w.o(to) = obs{kind: obsListed, ev: cur}
+		if r.hashOf(p, cur) == tref.Hash && depth < 2 {
+			return r.execStep(ctx, st, depth+1)
+		}
+		return r.replan(ctx, w, depth)
+	case errors.Is(err, sdk.ErrNotFound):
+	case err != nil && permanent(err):
+		r.itemError("delete on %s of item %s: %v", to, tref.ID, err)
+		p.Note = fmt.Sprintf("delete on %s failed: %v", to, err)
+		r.markDirty(p)
+		return nil
+	case err != nil:
+		return fmt.Errorf("delete on %s (pair %s): %w", to, p.ID, err)
+	}
+	r.succeeded(st)
+	b := Batch{DeletePairs: []string{p.ID}}
+	for _, x := range r.idx.exceptionsOf(p.ID) {
+		b.DeletePairs = append(b.DeletePairs, x.ID)
+	}
+	r.drop(p)
+	return r.commit(ctx, b, "delete "+p.ID)
+}

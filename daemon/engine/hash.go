@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"synchronizer/plugins/sdk"
+)
+
+// Hash is the content hash of ev over the synced fields, as mapped to the neutral
+// model. Ids, versions, timestamps, provider extras, HTML formatting and attendees'
+// answers are left out, so that a new etag with the same content, or the echo of
+// our own write, hashes the same. Text is compared after trimming and line-end
+// normalisation; instants in UTC to the second; all-day events by date.
+func Hash(ev sdk.Event) string { return hashWith(ev, time.Time{}) }
+
+// hashWith hashes ev; a non-zero endlessCut treats a series end at or after it as
+// no end (a provider's horizon on a series that had none).
+func hashWith(ev sdk.Event, endlessCut time.Time) string {
+	var b strings.Builder
+	field := func(name, v string) {
+		b.WriteString(name)
+		b.WriteByte('=')
+		b.WriteString(strconv.Quote(v))
+		b.WriteByte('\n')
+	}
+	kind := ev.Kind
+	if kind == "" {
+		kind = sdk.KindSingle
+	}
+	field("kind", string(kind))
+	field("title", strings.TrimSpace(ev.Title))
+	field("description", normText(ev.Description))
+	field("location", strings.TrimSpace(ev.Location))
+	field("allday", strconv.FormatBool(ev.AllDay))
+	field("start", stamp(ev.Start, ev.AllDay))
+	field("end", stamp(ev.End, ev.AllDay))
+	if kind == sdk.KindMaster && !ev.AllDay {
+		// Instants are authoritative for single events; a series needs its zone to
+		// expand across DST.
+		field("tz", ev.TimeZone)
+	}
+	if kind == sdk.KindException {
+		field("original", stamp(ev.OriginalStart, ev.AllDay))
+	}
+	if kind == sdk.KindMaster {
+		for _, l := range normRecurrence(ev.Recurrence, ev, endlessCut) {
+			field("rec", l)
+		}
+	}
+	field("cancelled", strconv.FormatBool(ev.Cancelled))
+	field("showas", string(orDefault(ev.ShowAs, sdk.ShowBusy)))
+	field("privacy", string(orDefault(ev.Privacy, sdk.PrivacyPublic)))
+	if ev.HasReminder {
+		field("reminder", strconv.Itoa(ev.ReminderMinutes))
+	}
+	field("category", strings.TrimSpace(ev.Category))
+	if ev.Organizer.Email != "" {
+		field("organizer", strings.ToLower(strings.TrimSpace(ev.Organizer.Email)))
+	}
+	att := make([]string, 0, len(ev.Attendees))
+	for _, a := range ev.Attendees {
+		att = append(att, strings.ToLower(strings.TrimSpace(a.Email))+"|"+string(orDefault(a.Type, sdk.AttendeeRequired)))
+	}
+	slices.Sort(att)
+	for _, a := range slices.Compact(att) {
+		field("attendee", a)
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:16])
+}
+
+func orDefault[T ~string](v, d T) T {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+func normText(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t")
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
+}
+
+// stamp renders an instant for hashing: the date for all-day values, else UTC
+// to the second.
+func stamp(t time.Time, allDay bool) string {
+	if t.IsZero() {
+		return ""
+	}
+	if allDay {
+		return t.UTC().Format("2006-01-02")
+	}
+	return t.UTC().Truncate(time.Second).Format("20060102T150405Z")
+}
+
+// isMeeting reports whether ev has participants.
+func isMeeting(ev sdk.Event) bool {
+	return len(ev.Attendees) > 0 || ev.Organizer.Email != ""
+}

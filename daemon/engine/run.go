@@ -1,0 +1,392 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"time"
+
+	"synchronizer/plugins/sdk"
+)
+
+// run is the state of one Run call.
+type run struct {
+	e    *Engine
+	link Link
+	pol  Policy
+	opts RunOptions
+	now  time.Time
+	win  sdk.Window
+	log  *slog.Logger
+	res  *Result
+
+	fingerprint string
+	cursors     [2]CursorState
+	hadCursor   [2]bool
+	views       [2]*view
+	idx         *index
+
+	works    map[string]*work
+	dirty    map[string]*Pair
+	drops    map[string]bool
+	creating map[string]bool // pair IDs with a create planned this run
+	// settled are intents resolved by the listing, dropped in the final commit.
+	settled []string
+	// incomplete: something must be looked at again, so the cursors stay.
+	incomplete    bool
+	throttleWaits int
+	guardErr      error
+}
+
+// view is one side's change round.
+type view struct {
+	side    Side
+	full    bool
+	cursor  string
+	events  map[string]sdk.Event
+	removed map[string]bool
+}
+
+func (v *view) empty() bool { return !v.full && len(v.events) == 0 && len(v.removed) == 0 }
+
+func (v *view) ids() []string {
+	out := make([]string, 0, len(v.events))
+	for id := range v.events {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (r *run) store() Store { return r.e.cfg.Store }
+
+func (r *run) do(ctx context.Context) error {
+	r.fingerprint = r.pol.fingerprint()
+	var full [2]bool
+	periodic := false
+	for _, s := range sides {
+		cs, ok, err := r.store().Cursor(ctx, r.link.Key, s)
+		if err != nil {
+			return fmt.Errorf("read %s cursor: %w", s, err)
+		}
+		i := s.index()
+		r.cursors[i], r.hadCursor[i] = cs, ok
+		if !ok || cs.Token == "" || cs.Fingerprint != r.fingerprint {
+			full[i] = true
+		} else if r.e.cfg.FullEvery > 0 && r.now.Sub(cs.FullAt) >= r.e.cfg.FullEvery {
+			periodic = true
+		}
+	}
+	if periodic {
+		full = [2]bool{true, true}
+	}
+
+	intents, err := r.store().Intents(ctx, r.link.Key)
+	if err != nil {
+		return fmt.Errorf("read intents: %w", err)
+	}
+	if len(intents) > 0 {
+		if err := r.loadPairs(ctx); err != nil {
+			return err
+		}
+		if err := r.resolveIntents(ctx, intents, &full); err != nil {
+			return err
+		}
+	}
+
+	for _, s := range sides {
+		i := s.index()
+		cur := r.cursors[i].Token
+		if full[i] {
+			cur = ""
+		}
+		v, err := r.read(ctx, s, cur)
+		if errors.Is(err, sdk.ErrFullSyncRequired) && cur != "" {
+			r.log.Info("change cursor expired; reading the window in full", "side", s)
+			v, err = r.read(ctx, s, "")
+		}
+		if err != nil {
+			return err
+		}
+		r.views[i] = v
+		if v.full {
+			r.res.Full = append(r.res.Full, s)
+		}
+	}
+
+	if r.idx == nil && r.views[0].empty() && r.views[1].empty() {
+		// Idle: nothing changed on either side. Store moved cursors only.
+		if r.opts.DryRun {
+			return nil
+		}
+		return r.commitEnd(ctx)
+	}
+	if r.idx == nil {
+		if err := r.loadPairs(ctx); err != nil {
+			return err
+		}
+	}
+
+	steps, err := r.plan(ctx)
+	if err != nil {
+		return err
+	}
+	for _, st := range steps {
+		r.res.Plan = append(r.res.Plan, st.act)
+	}
+	if r.opts.DryRun {
+		r.res.Pairs = len(r.idx.byID)
+		return r.guardErr
+	}
+	if r.guardErr != nil {
+		return r.guardErr
+	}
+	for _, st := range steps {
+		if err := r.exec(ctx, st); err != nil {
+			r.res.Pairs = len(r.idx.byID)
+			return err
+		}
+	}
+	r.res.Pairs = len(r.idx.byID)
+	return r.commitEnd(ctx)
+}
+
+func (r *run) loadPairs(ctx context.Context) error {
+	pairs, err := r.store().Pairs(ctx, r.link.Key)
+	if err != nil {
+		return fmt.Errorf("load pairs: %w", err)
+	}
+	r.idx = newIndex(pairs)
+	r.works = map[string]*work{}
+	r.dirty = map[string]*Pair{}
+	r.drops = map[string]bool{}
+	r.creating = map[string]bool{}
+	return nil
+}
+
+// commitEnd records what the run settled without a write, and the new cursors.
+func (r *run) commitEnd(ctx context.Context) error {
+	var b Batch
+	if r.idx != nil {
+		ids := make([]string, 0, len(r.dirty))
+		for id := range r.dirty {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			if !r.drops[id] {
+				b.PutPairs = append(b.PutPairs, r.dirty[id].Clone())
+			}
+		}
+		for id := range r.drops {
+			b.DeletePairs = append(b.DeletePairs, id)
+		}
+		slices.Sort(b.DeletePairs)
+	}
+	b.DeleteIntents = r.settled
+	if !r.incomplete {
+		b.Cursors = map[Side]CursorState{}
+		for _, s := range sides {
+			i := s.index()
+			v := r.views[i]
+			next := CursorState{Token: v.cursor, Fingerprint: r.fingerprint, FullAt: r.cursors[i].FullAt}
+			if v.full {
+				next.FullAt = r.now
+			}
+			if r.hadCursor[i] && next == r.cursors[i] {
+				continue
+			}
+			b.Cursors[s] = next
+		}
+		if len(b.Cursors) == 0 {
+			b.Cursors = nil
+		}
+	}
+	if b.Empty() {
+		return nil
+	}
+	if err := r.store().Commit(ctx, r.link.Key, b); err != nil {
+		return fmt.Errorf("record run: %w", err)
+	}
+	return nil
+}
+
+// call runs one provider call, waiting out throttling within the run's budget:
+// the server's retry-after, else exponential backoff with jitter.
+func (r *run) call(ctx context.Context, fn func() error) error {
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		hint, throttled := sdk.RetryAfter(err)
+		if !throttled || r.throttleWaits >= r.e.cfg.ThrottleRetries {
+			return err
+		}
+		backoff := time.Second << r.throttleWaits
+		backoff = backoff/2 + time.Duration(r.e.cfg.Rand.Int64N(int64(backoff/2)+1))
+		wait := max(hint, backoff)
+		if wait > r.e.cfg.MaxThrottleWait {
+			return err
+		}
+		r.throttleWaits++
+		r.log.Info("throttled; waiting", "wait", wait, "err", err)
+		if serr := r.e.cfg.Sleep(ctx, wait); serr != nil {
+			return errors.Join(err, serr)
+		}
+	}
+}
+
+// read runs one change round of side s from cursor ("" = full).
+func (r *run) read(ctx context.Context, s Side, cursor string) (*view, error) {
+	v := &view{side: s, full: cursor == "", events: map[string]sdk.Event{}, removed: map[string]bool{}}
+	ep := r.link.endpoint(s)
+	cur := cursor
+	for page := 1; ; page++ {
+		if page > r.e.cfg.MaxPages {
+			return nil, fmt.Errorf("list changes of %s: more than %d pages; the provider keeps paging", s, r.e.cfg.MaxPages)
+		}
+		var ch sdk.Changes
+		err := r.call(ctx, func() error {
+			var err error
+			ch, err = ep.ListChanges(ctx, sdk.ChangesRequest{Cursor: cur, Window: r.win, PageSize: r.e.cfg.PageSize})
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list changes of %s (page %d): %w", s, page, err)
+		}
+		if ch.Full {
+			v.full = true
+		}
+		for _, ev := range ch.Events {
+			if ev.ID == "" {
+				r.itemError("%s listed an item without id (%q); ignored", s, ev.Title)
+				continue
+			}
+			v.events[ev.ID] = ev
+			delete(v.removed, ev.ID)
+		}
+		for _, id := range ch.Removed {
+			if id == "" {
+				continue
+			}
+			delete(v.events, id)
+			v.removed[id] = true
+		}
+		if !ch.More {
+			v.cursor = ch.Cursor
+			return v, nil
+		}
+		if ch.Cursor == "" || ch.Cursor == cur {
+			return nil, fmt.Errorf("list changes of %s (page %d): the provider says more follows but gave no new cursor", s, page)
+		}
+		cur = ch.Cursor
+	}
+}
+
+func (r *run) itemError(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.res.ItemErrors = append(r.res.ItemErrors, msg)
+	r.log.Warn("item not synced", "reason", msg)
+}
+
+func (r *run) note(format string, args ...any) {
+	r.res.Notes = append(r.res.Notes, fmt.Sprintf(format, args...))
+}
+
+// resolveIntents settles creates that were sent but not recorded: the copy is
+// looked up by its correlation id before anything is created again.
+func (r *run) resolveIntents(ctx context.Context, intents []Intent, full *[2]bool) error {
+	sort.Slice(intents, func(i, j int) bool { return intents[i].ID < intents[j].ID })
+	for _, in := range intents {
+		if !in.Side.Valid() || in.ID == "" || in.Pair.ID != in.ID {
+			r.log.Warn("dropping a malformed intent", "intent", in.ID)
+			r.settled = append(r.settled, in.ID)
+			continue
+		}
+		t := in.Side
+		var found []sdk.Event
+		err := r.call(ctx, func() error {
+			var err error
+			found, err = r.link.endpoint(t).FindByCorrelation(ctx, in.ID)
+			return err
+		})
+		if errors.Is(err, sdk.ErrUnsupported) {
+			// Resolve by the listing instead: read the target in full, and let the
+			// copy attach to the pair by the correlation id it carries.
+			full[t.index()] = true
+			p := r.idx.byID[in.ID]
+			if p == nil {
+				np := in.Pair.Clone()
+				*np.ref(t) = Ref{Hash: in.Pair.ref(t).Hash}
+				p = &np
+				r.idx.add(p)
+			}
+			w := r.work(p)
+			w.retryCreate = t
+			r.settled = append(r.settled, in.ID)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("resolve pending create %s on %s: %w", in.ID, t, err)
+		}
+		slices.SortFunc(found, func(a, b sdk.Event) int {
+			switch {
+			case a.ID < b.ID:
+				return -1
+			case a.ID > b.ID:
+				return 1
+			}
+			return 0
+		})
+		var b Batch
+		b.DeleteIntents = []string{in.ID}
+		if len(found) > 0 {
+			got := found[0]
+			p := r.idx.byID[in.ID]
+			np := in.Pair.Clone()
+			ref := refOf(&np, got)
+			// The synced content is what we sent; a later user edit of the copy
+			// still shows as a change.
+			ref.Hash = in.Pair.ref(t).Hash
+			*np.ref(t) = ref
+			if p != nil {
+				r.idx.update(p, func() { *p = np })
+			} else {
+				p = &np
+				r.idx.add(p)
+			}
+			b.PutPairs = []Pair{p.Clone()}
+			r.log.Info("pending create found on target; recorded", "side", t, "pair", in.ID, "id", got.ID)
+			for _, dup := range found[1:] {
+				// Our own duplicates (same correlation id): remove them.
+				if r.opts.DryRun {
+					r.res.Plan = append(r.res.Plan, Action{Op: OpDelete, Side: t, Pair: in.ID, ID: dup.ID, Title: dup.Title, Reason: "duplicate of a pending create"})
+					continue
+				}
+				if err := r.call(ctx, func() error { return r.link.endpoint(t).Delete(ctx, dup.ID, "") }); err != nil {
+					return fmt.Errorf("remove duplicate %s on %s: %w", dup.ID, t, err)
+				}
+				r.done(Action{Op: OpDelete, Side: t, Pair: in.ID, ID: dup.ID, Title: dup.Title, Reason: "duplicate of a pending create"})
+			}
+		} else {
+			r.log.Info("pending create never reached the target; it will be planned again", "side", t, "pair", in.ID)
+		}
+		if r.opts.DryRun {
+			continue
+		}
+		if err := r.store().Commit(ctx, r.link.Key, b); err != nil {
+			return fmt.Errorf("record resolved intent %s: %w", in.ID, err)
+		}
+	}
+	return nil
+}
+
+// done records a carried-out write.
+func (r *run) done(a Action) {
+	r.res.Done = append(r.res.Done, a)
+	r.e.obs.ItemSynced(r.link.Profile, a.Side, a.Op)
+}
