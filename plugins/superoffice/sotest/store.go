@@ -1,0 +1,383 @@
+package sotest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"synchronizer/plugins/superoffice/internal/wire"
+)
+
+// Associate kinds (associate.type).
+const (
+	kindEmployee = 0
+	kindResource = 1
+	kindSystem   = 13
+)
+
+type associate struct {
+	id       int
+	name     string // login name, e.g. USER1
+	fullName string
+	email    string
+	kind     int
+	personID int
+	admin    bool
+	licensed bool
+	deleted  bool
+	location bool // a resource of item type Location
+	password string
+	created  time.Time
+}
+
+func (a *associate) typeName() string {
+	switch a.kind {
+	case kindResource:
+		return "ResourceAssociate"
+	case kindSystem:
+		return "SystemAssociate"
+	default:
+		return "InternalAssociate"
+	}
+}
+
+type person struct {
+	id    int
+	name  string
+	email string
+}
+
+// appt is one appointment row. Times are instants; the API shows them as wall
+// clock in the base zone (or the request's SO-TimeZone).
+type appt struct {
+	id       int
+	assoc    int
+	start    time.Time
+	end      time.Time
+	allDay   bool
+	typ      int
+	status   int
+	title    string
+	text     string
+	location string
+	agenda   string
+	notes    string
+	task     int
+	private  int
+	free     bool
+	alarm    bool
+	lead     time.Duration
+	mother   int
+	rule     int
+	personID int
+
+	registered time.Time
+	updated    time.Time // zero until the first change
+	regBy      int
+	updBy      int
+	reject     string
+}
+
+type recurRule struct {
+	id   int
+	info pattern
+}
+
+type foreignKey struct {
+	app, device, deviceID string
+	key, table            string
+	record                int
+	value                 string
+	created, updated      time.Time
+	by                    int
+}
+
+type task struct {
+	id   int
+	name string
+}
+
+type store struct {
+	nextAppt, nextAssoc, nextRule, nextPerson, nextHook, nextDevice int
+
+	assocs  map[int]*associate
+	persons map[int]*person
+	appts   map[int]*appt
+	byOwner map[int][]int // associate -> appointment ids, ascending
+	rules   map[int]*recurRule
+	keys    []*foreignKey
+	devices map[string]int // app/device/deviceID -> id
+	uids    map[string]int // invitation UID -> mother id
+	uidOf   map[int]string
+	tasks   []task
+	hooks   map[int]*webhook
+
+	licenses    int
+	hostLabel   string
+	hostN       int
+	tenantState string
+	epoch       int
+
+	codes    map[string]*authCode
+	access   map[string]*accessToken
+	refresh  map[string]*refreshToken
+	tickets  map[string]*ticket
+	adminTok string
+	revoked  bool // the application's consent is revoked: no refresh, no system user
+
+	stats          map[string]int
+	mailsSent      int
+	throttled      int
+	serverErrors   int
+	hookDeliveries int
+	hookFailures   int
+	faults         Faults
+	forced         []forced
+	rng            *rand.Rand
+}
+
+func newStore(opts Options) *store {
+	st := &store{}
+	st.reset(opts)
+	return st
+}
+
+// reset empties the store: no appointments, no users but the system user, no
+// tokens; options stay.
+func (st *store) reset(opts Options) {
+	*st = store{
+		nextAppt: 1, nextAssoc: 1, nextRule: 1, nextPerson: 1, nextHook: 1, nextDevice: 1,
+		assocs: map[int]*associate{}, persons: map[int]*person{}, appts: map[int]*appt{},
+		byOwner: map[int][]int{}, rules: map[int]*recurRule{}, devices: map[string]int{},
+		uids: map[string]int{}, uidOf: map[int]string{}, hooks: map[int]*webhook{},
+		licenses: opts.Licenses, hostLabel: "online2", hostN: 2, tenantState: "Running",
+		codes: map[string]*authCode{}, access: map[string]*accessToken{},
+		refresh: map[string]*refreshToken{}, tickets: map[string]*ticket{},
+		stats: map[string]int{}, rng: newRand(opts.Seed),
+	}
+	st.tasks = []task{{1, "Meeting"}, {2, "Phone call"}, {3, "Lunch"}, {4, "Travel"}, {5, "Vacation"}, {6, "Follow-up"}}
+	sys := &associate{id: st.nextAssoc, name: "SYSTEM", fullName: "System user", kind: kindSystem}
+	st.nextAssoc++
+	st.assocs[sys.id] = sys
+	st.adminTok = fmt.Sprintf("8A:%s.emulator-admin-%08x", opts.ContextID, st.rng.Uint32())
+}
+
+func (st *store) version() string {
+	return "Release_11.10_emulator." + strconv.Itoa(st.epoch+1)
+}
+
+func (st *store) systemUser() *associate { return st.assocs[1] }
+
+// findAssociate resolves an id, login name or e-mail (case-insensitive).
+func (st *store) findAssociate(key string) *associate {
+	key = strings.TrimSpace(key)
+	if id, err := strconv.Atoi(key); err == nil {
+		if a := st.assocs[id]; a != nil {
+			return a
+		}
+		return nil
+	}
+	for _, id := range sortedKeys(st.assocs) {
+		a := st.assocs[id]
+		if strings.EqualFold(a.name, key) || (a.email != "" && strings.EqualFold(a.email, key)) {
+			return a
+		}
+	}
+	return nil
+}
+
+func (st *store) usersInUse() int {
+	n := 0
+	for _, a := range st.assocs {
+		if a.kind == kindEmployee && a.licensed && !a.deleted {
+			n++
+		}
+	}
+	return n
+}
+
+func (st *store) insertAppt(a *appt) {
+	if a.id == 0 {
+		a.id = st.nextAppt
+		st.nextAppt++
+	}
+	st.appts[a.id] = a
+	ids := st.byOwner[a.assoc]
+	if n := len(ids); n == 0 || ids[n-1] < a.id {
+		st.byOwner[a.assoc] = append(ids, a.id)
+		return
+	}
+	i := sort.SearchInts(ids, a.id)
+	ids = append(ids, 0)
+	copy(ids[i+1:], ids[i:])
+	ids[i] = a.id
+	st.byOwner[a.assoc] = ids
+}
+
+func (st *store) removeAppt(id int) *appt {
+	a := st.appts[id]
+	if a == nil {
+		return nil
+	}
+	delete(st.appts, id)
+	ids := st.byOwner[a.assoc]
+	if i := sort.SearchInts(ids, id); i < len(ids) && ids[i] == id {
+		st.byOwner[a.assoc] = append(ids[:i], ids[i+1:]...)
+	}
+	// Foreign keys of a deleted record go with it.
+	kept := st.keys[:0]
+	for _, k := range st.keys {
+		if !(strings.EqualFold(k.table, "appointment") && k.record == id) {
+			kept = append(kept, k)
+		}
+	}
+	st.keys = kept
+	if uid, ok := st.uidOf[id]; ok {
+		delete(st.uids, uid)
+		delete(st.uidOf, id)
+	}
+	return a
+}
+
+// bookingRows returns every row of the booking whose mother is motherID, the
+// mother first, then by id.
+func (st *store) bookingRows(motherID int) []*appt {
+	if motherID == 0 {
+		return nil
+	}
+	var out []*appt
+	for _, a := range st.appts {
+		if a.mother == motherID {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i].id == motherID) != (out[j].id == motherID) {
+			return out[i].id == motherID
+		}
+		return out[i].id < out[j].id
+	})
+	return out
+}
+
+// ruleRows returns every row (all participants) of a recurrence rule, by start.
+func (st *store) ruleRows(ruleID int) []*appt {
+	if ruleID == 0 {
+		return nil
+	}
+	var out []*appt
+	for _, a := range st.appts {
+		if a.rule == ruleID {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].start.Equal(out[j].start) {
+			return out[i].start.Before(out[j].start)
+		}
+		return out[i].id < out[j].id
+	})
+	return out
+}
+
+func (st *store) taskName(id int) string {
+	for _, t := range st.tasks {
+		if t.id == id {
+			return t.name
+		}
+	}
+	return ""
+}
+
+func (st *store) taskByName(name string) (int, bool) {
+	for _, t := range st.tasks {
+		if strings.EqualFold(t.name, name) {
+			return t.id, true
+		}
+	}
+	return 0, false
+}
+
+// touch marks a row changed by associate by at now.
+func (a *appt) touch(now time.Time, by int) {
+	a.updated = now
+	a.updBy = by
+}
+
+// changed reports the DB column names that differ between two versions of a row,
+// for webhook payloads.
+func changedColumns(old, cur *appt) []string {
+	var out []string
+	add := func(c bool, name string) {
+		if c {
+			out = append(out, name)
+		}
+	}
+	add(!old.start.Equal(cur.start), "do_by")
+	add(!old.end.Equal(cur.end), "endDate")
+	add(old.status != cur.status, "status")
+	add(old.typ != cur.typ, "type")
+	add(old.text != cur.text || old.title != cur.title, "text_id")
+	add(old.location != cur.location, "location")
+	add(old.private != cur.private, "private")
+	add(old.task != cur.task, "task_idx")
+	add(old.free != cur.free, "free_busy")
+	add(old.alarm != cur.alarm || old.lead != cur.lead, "alarm")
+	add(old.assoc != cur.assoc, "associate_id")
+	out = append(out, "updated", "updated_associate_id")
+	return out
+}
+
+// civilDate is a calendar date.
+type civilDate struct {
+	Y int
+	M time.Month
+	D int
+}
+
+func dateOf(t time.Time) civilDate {
+	y, m, d := t.Date()
+	return civilDate{y, m, d}
+}
+
+func (d civilDate) at(loc *time.Location, clock time.Duration) time.Time {
+	return time.Date(d.Y, d.M, d.D, 0, 0, 0, 0, loc).Add(clock)
+}
+
+func (d civilDate) addDays(n int) civilDate {
+	return dateOf(time.Date(d.Y, d.M, d.D+n, 12, 0, 0, 0, time.UTC))
+}
+
+func (d civilDate) weekday() time.Weekday {
+	return time.Date(d.Y, d.M, d.D, 12, 0, 0, 0, time.UTC).Weekday()
+}
+
+func (d civilDate) before(o civilDate) bool {
+	if d.Y != o.Y {
+		return d.Y < o.Y
+	}
+	if d.M != o.M {
+		return d.M < o.M
+	}
+	return d.D < o.D
+}
+
+// clockOf is the wall-clock time of day of t in loc. Around a DST change the
+// wall clock is what a diary shows, so series keep it, not the offset.
+func clockOf(t time.Time, loc *time.Location) time.Duration {
+	t = t.In(loc)
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute + time.Duration(t.Second())*time.Second
+}
+
+// rowFields is the shared formatting of a row's dates.
+func fmtLocal(t time.Time, z zone) string { return wire.FormatDate(t, z.loc, z.offset) }
+
+func fmtUTC(t time.Time, z zone) string {
+	if t.IsZero() {
+		return wire.ZeroDate
+	}
+	return wire.FormatDate(t, time.UTC, z.offset)
+}
