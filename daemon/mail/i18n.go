@@ -165,9 +165,9 @@ func english() *catalog {
 		hintPending:        "Nobody has signed in yet. To send the activation mail again: %[1]s",
 		hintPendingExpired: "The activation link expired on %[1]s without anybody signing in. To send a new one: %[2]s",
 		hintNeedsConsent:   "The sign-in stopped working and the account was asked by mail to sign in again. To send that mail again: %[1]s",
-		hintError:          "Last error: %[1]s. Details are in the log; run %[2]s once the cause is fixed.",
+		hintError:          "Last error: %[1]s. Details are in the log. Once the cause is fixed, run: %[2]s",
 		hintUnlicensed:     "The SuperOffice tenant has more links than licences, so this link is not synced. Add SuperOffice user licences or remove links from the configuration.",
-		digestFooter:       "This summary is sent at most once every 12 hours while links need attention. Run %[1]s on the server for the full picture.",
+		digestFooter:       "This summary is sent at most once every 12 hours while links need attention. For the full picture, run on the server: %[1]s",
 	}
 }
 
@@ -223,9 +223,9 @@ func norwegian() *catalog {
 		hintPending:        "Ingen har logget inn ennå. Slik sender du aktiveringsmeldingen på nytt: %[1]s",
 		hintPendingExpired: "Aktiveringslenken utløp %[1]s uten at noen logget inn. Slik sender du en ny: %[2]s",
 		hintNeedsConsent:   "Påloggingen sluttet å virke, og kontoen har fått e-post med beskjed om å logge inn på nytt. Slik sender du e-posten på nytt: %[1]s",
-		hintError:          "Siste feil: %[1]s. Detaljene står i loggen; kjør %[2]s når årsaken er rettet.",
+		hintError:          "Siste feil: %[1]s. Detaljene står i loggen. Når årsaken er rettet, kjører du: %[2]s",
 		hintUnlicensed:     "SuperOffice-installasjonen har flere koblinger enn lisenser, så denne koblingen synkroniseres ikke. Skaff flere SuperOffice-brukerlisenser eller fjern koblinger fra konfigurasjonen.",
-		digestFooter:       "Denne oversikten sendes høyst én gang hver 12. time så lenge koblinger trenger oppfølging. Kjør %[1]s på serveren for å se hele bildet.",
+		digestFooter:       "Denne oversikten sendes høyst én gang hver 12. time så lenge koblinger trenger oppfølging. Hele bildet får du ved å kjøre dette på serveren: %[1]s",
 	}
 }
 
@@ -281,9 +281,9 @@ func swedish() *catalog {
 		hintPending:        "Ingen har loggat in än. Skicka aktiveringsmejlet igen med: %[1]s",
 		hintPendingExpired: "Aktiveringslänken gick ut %[1]s utan att någon loggade in. Skicka en ny med: %[2]s",
 		hintNeedsConsent:   "Inloggningen slutade fungera och kontot har fått ett mejl om att logga in igen. Skicka mejlet igen med: %[1]s",
-		hintError:          "Senaste fel: %[1]s. Detaljer finns i loggen; kör %[2]s när orsaken är åtgärdad.",
+		hintError:          "Senaste fel: %[1]s. Detaljer finns i loggen. När orsaken är åtgärdad kör du: %[2]s",
 		hintUnlicensed:     "SuperOffice-installationen har fler kopplingar än licenser, så den här kopplingen synkroniseras inte. Skaffa fler SuperOffice-användarlicenser eller ta bort kopplingar från konfigurationen.",
-		digestFooter:       "Den här sammanfattningen skickas högst en gång var 12:e timme så länge kopplingar behöver åtgärdas. Kör %[1]s på servern för att se helheten.",
+		digestFooter:       "Den här sammanfattningen skickas högst en gång var 12:e timme så länge kopplingar behöver åtgärdas. Helheten ser du genom att köra detta på servern: %[1]s",
 	}
 }
 
@@ -339,9 +339,9 @@ func danish() *catalog {
 		hintPending:        "Ingen har logget ind endnu. Send aktiveringsmailen igen med: %[1]s",
 		hintPendingExpired: "Aktiveringslinket udløb %[1]s, uden at nogen loggede ind. Send et nyt med: %[2]s",
 		hintNeedsConsent:   "Login holdt op med at virke, og kontoen har fået en mail om at logge ind igen. Send mailen igen med: %[1]s",
-		hintError:          "Seneste fejl: %[1]s. Detaljerne står i loggen; kør %[2]s, når årsagen er rettet.",
+		hintError:          "Seneste fejl: %[1]s. Detaljerne står i loggen. Når årsagen er rettet, skal du køre: %[2]s",
 		hintUnlicensed:     "SuperOffice-installationen har flere forbindelser end licenser, så denne forbindelse bliver ikke synkroniseret. Køb flere SuperOffice-brugerlicenser, eller fjern forbindelser fra konfigurationen.",
-		digestFooter:       "Denne oversigt sendes højst én gang hver 12. time, så længe forbindelser kræver opmærksomhed. Kør %[1]s på serveren for at få det fulde overblik.",
+		digestFooter:       "Denne oversigt sendes højst én gang hver 12. time, så længe forbindelser kræver opmærksomhed. Det fulde overblik får du ved at køre dette på serveren: %[1]s",
 	}
 }
 
@@ -372,7 +372,7 @@ func german() *catalog {
 		dirToSuperOffice: "Termine aus dem Kalender werden automatisch nach SuperOffice übertragen.",
 
 		signInAs:           "Öffnen Sie den Link unten und melden Sie sich als %[1]s an.",
-		signInResourceSelf: "Öffnen Sie den Link unten und melden Sie sich als die Ressource selbst an, mit dem Konto %[1]s.",
+		signInResourceSelf: "Öffnen Sie den Link unten und melden Sie sich als die Ressource selbst an, also mit dem Konto %[1]s.",
 		signInManager:      "Öffnen Sie den Link unten und melden Sie sich mit einem Konto an, das den Kalender %[1]s verwaltet.",
 		onceOnly:           "Das ist nur einmal nötig.",
 		catchUp:            "Änderungen aus der Zwischenzeit werden abgeglichen, sobald die Anmeldung abgeschlossen ist.",
@@ -397,9 +397,9 @@ func german() *catalog {
 		hintPending:        "Es hat sich noch niemand angemeldet. Aktivierungs-E-Mail erneut senden mit: %[1]s",
 		hintPendingExpired: "Der Aktivierungslink ist am %[1]s abgelaufen, ohne dass sich jemand angemeldet hat. Neuen Link senden mit: %[2]s",
 		hintNeedsConsent:   "Die Anmeldung funktioniert nicht mehr; das Konto wurde per E-Mail gebeten, sich erneut anzumelden. E-Mail erneut senden mit: %[1]s",
-		hintError:          "Letzter Fehler: %[1]s. Details stehen im Log; führen Sie %[2]s aus, sobald die Ursache behoben ist.",
+		hintError:          "Letzter Fehler: %[1]s. Details stehen im Log. Sobald die Ursache behoben ist, führen Sie Folgendes aus: %[2]s",
 		hintUnlicensed:     "Die SuperOffice-Installation hat mehr Verknüpfungen als Lizenzen, daher wird diese Verknüpfung nicht synchronisiert. Erwerben Sie weitere SuperOffice-Benutzerlizenzen oder entfernen Sie Verknüpfungen aus der Konfiguration.",
-		digestFooter:       "Diese Übersicht wird höchstens alle 12 Stunden versendet, solange Verknüpfungen Aufmerksamkeit erfordern. Führen Sie %[1]s auf dem Server aus, um den vollständigen Überblick zu erhalten.",
+		digestFooter:       "Diese Übersicht wird höchstens alle 12 Stunden versendet, solange Verknüpfungen Aufmerksamkeit erfordern. Den vollständigen Überblick erhalten Sie auf dem Server mit: %[1]s",
 	}
 }
 
@@ -455,8 +455,8 @@ func dutch() *catalog {
 		hintPending:        "Er heeft zich nog niemand aangemeld. Verstuur de activeringsmail opnieuw met: %[1]s",
 		hintPendingExpired: "De activeringslink is op %[1]s verlopen zonder dat iemand zich heeft aangemeld. Verstuur een nieuwe met: %[2]s",
 		hintNeedsConsent:   "De aanmelding werkt niet meer; het account heeft een e-mail gekregen met het verzoek zich opnieuw aan te melden. Verstuur die e-mail opnieuw met: %[1]s",
-		hintError:          "Laatste fout: %[1]s. Details staan in het logboek; voer %[2]s uit zodra de oorzaak is verholpen.",
+		hintError:          "Laatste fout: %[1]s. Details staan in het logboek. Is de oorzaak verholpen, voer dan dit uit: %[2]s",
 		hintUnlicensed:     "De SuperOffice-installatie heeft meer koppelingen dan licenties, dus deze koppeling wordt niet gesynchroniseerd. Schaf extra SuperOffice-gebruikerslicenties aan of verwijder koppelingen uit de configuratie.",
-		digestFooter:       "Dit overzicht wordt hoogstens eens per 12 uur verstuurd zolang koppelingen aandacht vragen. Voer %[1]s uit op de server voor het volledige overzicht.",
+		digestFooter:       "Dit overzicht wordt hoogstens eens per 12 uur verstuurd zolang koppelingen aandacht vragen. Voor het volledige overzicht voer je dit uit op de server: %[1]s",
 	}
 }

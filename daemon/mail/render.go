@@ -160,20 +160,20 @@ func (t *templates) renderAccount(a Activation, expired bool, loc *time.Location
 		v.Button = c.buttonReconnect
 		if resource {
 			v.Subject = fmt.Sprintf(c.subjectExpiredResource, name)
-			v.Intro = join(richf(c.introExpiredResource, em(name), txt(cal), txt(mailbox)), richf(c.expiredCause))
+			v.Intro = join(richf(c.introExpiredResource, em(name), word(cal), txt(mailbox)), richf(c.expiredCause))
 		} else {
 			v.Subject = c.subjectExpiredUser
-			v.Intro = join(richf(c.introExpiredUser, txt(cal), txt(mailbox)), richf(c.expiredCause))
+			v.Intro = join(richf(c.introExpiredUser, word(cal), txt(mailbox)), richf(c.expiredCause))
 		}
 		v.Action = join(signIn, richf(c.catchUp))
 	} else {
 		v.Button = c.buttonActivate
 		if resource {
 			v.Subject = fmt.Sprintf(c.subjectActivationResource, name)
-			v.Intro = join(richf(c.introActivationResource, em(name), txt(cal), txt(mailbox)), richf(directionSentence(c, a.Direction)))
+			v.Intro = join(richf(c.introActivationResource, em(name), word(cal), txt(mailbox)), richf(directionSentence(c, a.Direction)))
 		} else {
 			v.Subject = c.subjectActivationUser
-			v.Intro = join(richf(c.introActivationUser, txt(cal), txt(mailbox)), richf(directionSentence(c, a.Direction)))
+			v.Intro = join(richf(c.introActivationUser, word(cal), txt(mailbox)), richf(directionSentence(c, a.Direction)))
 		}
 		v.Action = join(signIn, richf(c.onceOnly))
 		ignore := richf(c.ignore)
@@ -181,7 +181,7 @@ func (t *templates) renderAccount(a Activation, expired bool, loc *time.Location
 	}
 	v.Subject = clean(v.Subject, 0)
 	if !a.Expires.IsZero() {
-		e := richf(c.expires, txt(c.formatDate(a.Expires, loc)))
+		e := richf(c.expires, word(c.formatDate(a.Expires, loc)))
 		v.Expiry = &e
 	}
 
@@ -340,7 +340,7 @@ func digestHint(c *catalog, l LinkStatus, at time.Time, loc *time.Location) rich
 	switch l.State {
 	case StatePendingActivation:
 		if !l.ActivationExpires.IsZero() && !l.ActivationExpires.After(at) {
-			return richf(c.hintPendingExpired, txt(c.formatDate(l.ActivationExpires, loc)), resend)
+			return richf(c.hintPendingExpired, word(c.formatDate(l.ActivationExpires, loc)), resend)
 		}
 		return richf(c.hintPending, resend)
 	case StateNeedsConsent:

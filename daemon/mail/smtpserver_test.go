@@ -101,6 +101,7 @@ func startServer(t *testing.T, o serverOptions) *testServer {
 	}()
 	t.Cleanup(func() {
 		_ = srv.Close()
+		_ = l.Close() // Close may have run before Serve took the listener
 		<-done
 	})
 	return ts

@@ -33,6 +33,12 @@ type em string
 func (s em) text() string { return string(s) }
 func (s em) html() string { return "<strong>" + html.EscapeString(string(s)) + "</strong>" }
 
+// word is a name kept on one line in plain text ("Microsoft 365").
+type word string
+
+func (s word) text() string { return strings.ReplaceAll(string(s), " ", nbsp) }
+func (s word) html() string { return html.EscapeString(string(s)) }
+
 // cmd is a shell command: monospace in HTML, and never broken across lines in plain
 // text (its spaces are no-break spaces until wrapText has laid the text out).
 type cmd string
