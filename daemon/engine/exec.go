@@ -281,6 +281,12 @@ func (r *run) execCreate(ctx context.Context, st *step, depth int) error {
 		return err
 	})
 	if err != nil {
+		if p.Kind == sdk.KindException && errors.Is(err, sdk.ErrNotFound) {
+			// The series vanished on the target meanwhile; its next listing
+			// decides what happens to the whole series.
+			r.note("pair %s: series of the exception is gone on %s", p.ID, to)
+			return r.commit(ctx, Batch{DeleteIntents: []string{p.ID}}, "dropped intent "+p.ID)
+		}
 		if !permanent(err) {
 			return fmt.Errorf("create on %s (pair %s): %w", to, p.ID, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"synchronizer/plugins/sdk"
@@ -411,7 +412,7 @@ func (r *run) crossMatch(unpaired *[2][]sdk.Event) {
 			continue
 		}
 		cal, ok := byUID[ev.ICalUID]
-		if !ok || used[1][cal.ID] || !kindOK(ev, cal) {
+		if !ok || used[1][cal.ID] || !kindOK(ev, cal) || !sameSlot(ev, cal) {
 			continue
 		}
 		id := CorrelationFor(SuperOffice, ev.ID)
@@ -720,7 +721,13 @@ func (r *run) newOn(w *work, x Side) []*step {
 	}
 	if p.Kind == sdk.KindException {
 		m := r.idx.byID[p.Series]
-		if m == nil || (!m.ref(y).live() && !r.creating[m.ID]) {
+		gone := false
+		if m != nil {
+			if mw, ok := r.works[m.ID]; ok && (mw.o(y).kind == obsGone || mw.o(x).kind == obsGone) {
+				gone = true // the series is being deleted
+			}
+		}
+		if m == nil || gone || (!m.ref(y).live() && !r.creating[m.ID]) {
 			r.note("pair %s: exception waits for its series on %s", p.ID, y)
 			return keep()
 		}
@@ -831,4 +838,12 @@ func (r *run) crossEqual(w *work) bool {
 	}
 	proj := r.project(w, so.ev, SuperOffice)
 	return r.hashOf(w.p, proj) == r.hashOf(w.p, cal.ev)
+}
+
+// sameSlot guards iCalUID matches: a UID shared by chance (or by a system that
+// makes them up per calendar) pairs nothing unless the items also agree on time
+// and title.
+func sameSlot(a, b sdk.Event) bool {
+	return a.AllDay == b.AllDay && stamp(a.Start, a.AllDay) == stamp(b.Start, b.AllDay) &&
+		stamp(a.End, a.AllDay) == stamp(b.End, b.AllDay) && strings.TrimSpace(a.Title) == strings.TrimSpace(b.Title)
 }
