@@ -122,7 +122,7 @@ func (m *SMTPMailer) sendAccount(ctx context.Context, a Activation, expired bool
 	if err != nil {
 		return fail(err)
 	}
-	if to.Name == "" && a.Kind != KindResource {
+	if to.Name == "" && a.To == "" && a.Kind != KindResource {
 		to.Name = a.Name
 	}
 	r, err := m.tmpl.renderAccount(a, expired, m.loc)
