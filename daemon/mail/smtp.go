@@ -300,7 +300,9 @@ func (s *Sender) Send(ctx context.Context, from string, to []string, msg []byte)
 				return fail("starttls", err)
 			}
 			encrypted = true
-		case s.mode == TLSStartTLS || !s.loopback:
+		case s.mode == TLSStartTLS:
+			return fail("starttls", fmt.Errorf("%w, and TLS mode starttls requires it", ErrTLSUnavailable))
+		case !s.loopback:
 			return fail("starttls", fmt.Errorf("%w, and mail to a server that is not on this machine is only sent encrypted: "+
 				"use the submission port that offers STARTTLS (usually 587) or implicit TLS (port 465)", ErrTLSUnavailable))
 		}
@@ -308,11 +310,11 @@ func (s *Sender) Send(ctx context.Context, from string, to []string, msg []byte)
 
 	if s.username != "" {
 		if !encrypted && !s.loopback {
-			return fail("auth", ErrInsecureAuth)
+			return fail("auth", fmt.Errorf("%w to a server that is not on this machine: use TLS mode auto, starttls or implicit", ErrInsecureAuth))
 		}
 		ok, mechs := c.Extension("AUTH")
 		if !ok {
-			return fail("auth", fmt.Errorf("%w: the server offers no AUTH at all; remove the username and password if it needs none", ErrAuthUnsupported))
+			return fail("auth", fmt.Errorf("%w: it offers no AUTH at all; remove the username and password if it needs none", ErrAuthUnsupported))
 		}
 		var auth smtp.Auth
 		switch {
@@ -324,6 +326,9 @@ func (s *Sender) Send(ctx context.Context, from string, to []string, msg []byte)
 			return fail("auth", fmt.Errorf("%w; it offers %s", ErrAuthUnsupported, clean(mechs, 200)))
 		}
 		if err := c.Auth(auth); err != nil {
+			if code := SMTPCode(err); code >= 500 {
+				err = fmt.Errorf("%w (check the SMTP username and password)", err)
+			}
 			return fail("auth", err)
 		}
 	}

@@ -122,7 +122,7 @@ func TestSenderFailures(t *testing.T) {
 			cfg:      SMTPConfig{TLS: TLSStartTLS},
 			wantIs:   ErrTLSUnavailable,
 			wantStep: "starttls",
-			wantText: "587",
+			wantText: "requires it",
 		},
 		{
 			name:     "remote server without STARTTLS",
@@ -131,6 +131,7 @@ func TestSenderFailures(t *testing.T) {
 			remote:   true,
 			wantIs:   ErrTLSUnavailable,
 			wantStep: "starttls",
+			wantText: "587",
 		},
 		{
 			name:     "password never sent in clear to a remote server",
@@ -154,6 +155,7 @@ func TestSenderFailures(t *testing.T) {
 			cfg:      SMTPConfig{Username: "u", Password: password},
 			wantStep: "auth",
 			wantCode: 535,
+			wantText: "check the SMTP username and password",
 		},
 		{
 			name:     "server offers no AUTH",
