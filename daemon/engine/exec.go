@@ -22,7 +22,9 @@ type step struct {
 }
 
 // class orders execution: masters and singles are written before exceptions
-// (which need their series), deletes of exceptions before those of series.
+// (which need their series); a series is deleted before its exceptions, whose
+// own deletes then have nothing left to do (deleting an exception first would
+// change the master, which the series delete would take for an edit).
 func (st *step) class() int {
 	exc := st.w.p.Kind == sdk.KindException
 	switch {
@@ -30,7 +32,7 @@ func (st *step) class() int {
 		return 0
 	case st.op != OpDelete:
 		return 1
-	case exc:
+	case !exc:
 		return 2
 	}
 	return 3
@@ -288,6 +290,12 @@ func (r *run) execCreate(ctx context.Context, st *step, depth int) error {
 			return r.commit(ctx, Batch{DeleteIntents: []string{p.ID}}, "dropped intent "+p.ID)
 		}
 		if !permanent(err) {
+			// The create may have happened with its answer lost: look before the
+			// next attempt, while the process still knows what it sent.
+			if ok, rerr := r.resolveCreate(ctx, intent, nil); rerr == nil && ok {
+				r.succeeded(st)
+				return nil
+			}
 			return fmt.Errorf("create on %s (pair %s): %w", to, p.ID, err)
 		}
 		r.itemError("create on %s of %s item %s: %v", to, from, src.ID, err)
@@ -301,7 +309,6 @@ func (r *run) execCreate(ctx context.Context, st *step, depth int) error {
 	*pending.ref(to) = r.refOf(&pending, got)
 	r.idx.update(p, func() { *p = pending })
 	r.succeeded(st)
-	r.creating[p.ID] = false
 	return r.commit(ctx, Batch{PutPairs: []Pair{p.Clone()}, DeleteIntents: []string{p.ID}}, "create "+p.ID)
 }
 
@@ -339,12 +346,42 @@ func (r *run) execUpdate(ctx context.Context, st *step, depth int) error {
 		r.markDirty(p)
 		return nil
 	}
+	before := tref.Hash
+	if toObs.kind == obsListed {
+		before = r.hashOf(p, toObs.ev)
+	}
+	pending := p.Clone()
+	*pending.ref(from) = fromRef
+	pending.ref(to).Hash = want
+	pending.Writes = append(pending.Writes, r.now)
+	if from == SuperOffice {
+		pending.SOPrivate = src.Privacy == sdk.PrivacyPrivate
+	}
+	intent := Intent{ID: p.ID, Op: OpUpdate, Side: to, Pair: pending, Before: before, Started: r.now}
+	if err := r.commit(ctx, Batch{PutIntents: []Intent{intent}}, "intent "+p.ID); err != nil {
+		return err
+	}
 	var got sdk.Event
 	err = r.call(ctx, func() error {
 		var err error
 		got, err = r.link.endpoint(to).Update(ctx, ev)
 		return err
 	})
+	if err != nil {
+		if errors.Is(err, sdk.ErrPreconditionFailed) || errors.Is(err, sdk.ErrNotFound) || permanent(err) {
+			// Certainly not written.
+			if cerr := r.commit(ctx, Batch{DeleteIntents: []string{p.ID}}, "dropped intent "+p.ID); cerr != nil {
+				return cerr
+			}
+		} else {
+			// Maybe written with the answer lost: settle it now if we can.
+			if landed, rerr := r.resolveUpdate(ctx, intent); rerr == nil && landed {
+				r.succeeded(st)
+				return nil
+			}
+			return fmt.Errorf("update on %s (pair %s): %w", to, p.ID, err)
+		}
+	}
 	switch {
 	case errors.Is(err, sdk.ErrPreconditionFailed):
 		cur, gerr := r.readFresh(ctx, to, tref.ID)
@@ -382,7 +419,7 @@ func (r *run) execUpdate(ctx context.Context, st *step, depth int) error {
 	}
 	r.succeeded(st)
 	r.markDirty(p)
-	return r.commit(ctx, Batch{PutPairs: []Pair{p.Clone()}}, "update "+p.ID)
+	return r.commit(ctx, Batch{PutPairs: []Pair{p.Clone()}, DeleteIntents: []string{p.ID}}, "update "+p.ID)
 }
 
 func (r *run) readFresh(ctx context.Context, s Side, id string) (sdk.Event, error) {

@@ -73,7 +73,7 @@ func (r *run) hashOf(p *Pair, ev sdk.Event) string {
 func refOf(p *Pair, ev sdk.Event) Ref {
 	start, end := extent(ev)
 	// The hash is the plain one; run.refOf rehashes with the window for endless series.
-	return Ref{ID: ev.ID, Version: ev.Version, Hash: Hash(ev), Start: start, End: end, Extras: cloneMap(ev.Extras)}
+	return Ref{ID: ev.ID, Version: ev.Version, Hash: Hash(ev), Start: start, End: end, Series: ev.SeriesID, Extras: cloneMap(ev.Extras)}
 }
 
 func (r *run) refOf(p *Pair, ev sdk.Event) Ref {
@@ -604,6 +604,9 @@ func (r *run) decide(w *work) []*step {
 		return nil
 	}
 	r.updateOwner(w)
+	if st := r.followSeries(w); st != nil {
+		return st
+	}
 	so, cal := r.state(w, SuperOffice), r.state(w, Calendar)
 	noCopy := func(s state) bool { return s == stGone || s == stAbsent }
 	switch {
@@ -721,13 +724,17 @@ func (r *run) newOn(w *work, x Side) []*step {
 	}
 	if p.Kind == sdk.KindException {
 		m := r.idx.byID[p.Series]
-		gone := false
+		ready := false
 		if m != nil {
+			ready = m.ref(y).live()
 			if mw, ok := r.works[m.ID]; ok && (mw.o(y).kind == obsGone || mw.o(x).kind == obsGone) {
-				gone = true // the series is being deleted
+				ready = false // the series is being deleted
+			}
+			if r.creating[m.ID] == y {
+				ready = true // or made anew
 			}
 		}
-		if m == nil || gone || (!m.ref(y).live() && !r.creating[m.ID]) {
+		if !ready {
 			r.note("pair %s: exception waits for its series on %s", p.ID, y)
 			return keep()
 		}
@@ -736,7 +743,7 @@ func (r *run) newOn(w *work, x Side) []*step {
 	if !w.isNew {
 		reason = "no copy on " + string(y)
 	}
-	r.creating[p.ID] = true
+	r.creating[p.ID] = y
 	return []*step{r.createStep(w, y, x, reason)}
 }
 
@@ -765,7 +772,7 @@ func (r *run) changedVsDeleted(w *work, x Side) []*step {
 	r.note("pair %s: edited on %s and deleted on %s; the edit wins and is copied again", p.ID, x, y)
 	st := r.createStep(w, y, x, "edited on "+string(x)+" after the delete on "+string(y))
 	st.conflictWinner = x
-	r.creating[p.ID] = true
+	r.creating[p.ID] = y
 	return []*step{st}
 }
 
@@ -846,4 +853,33 @@ func (r *run) crossEqual(w *work) bool {
 func sameSlot(a, b sdk.Event) bool {
 	return a.AllDay == b.AllDay && stamp(a.Start, a.AllDay) == stamp(b.Start, b.AllDay) &&
 		stamp(a.End, a.AllDay) == stamp(b.End, b.AllDay) && strings.TrimSpace(a.Title) == strings.TrimSpace(b.Title)
+}
+
+// followSeries: when a series is made anew on a side (its edit beat a delete
+// there), its exceptions that went with the delete are made anew too, instead of
+// following the delete.
+func (r *run) followSeries(w *work) []*step {
+	p := w.p
+	if p.Kind != sdk.KindException {
+		return nil
+	}
+	m := r.idx.byID[p.Series]
+	if m == nil {
+		return nil
+	}
+	for _, x := range sides {
+		y := x.Other()
+		anew := r.creating[m.ID] == x ||
+			(m.ref(x).live() && p.ref(x).Series != "" && p.ref(x).Series != m.ref(x).ID)
+		if !anew {
+			continue
+		}
+		sx, sy := r.state(w, x), r.state(w, y)
+		if (sx != stGone && sx != stAbsent) || (sy != stUnchanged && sy != stChanged) {
+			continue
+		}
+		r.creating[p.ID] = x
+		return []*step{r.createStep(w, x, y, "series made anew on "+string(x))}
+	}
+	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 	"time"
 
 	"synchronizer/plugins/sdk"
@@ -32,7 +31,7 @@ type run struct {
 	works    map[string]*work
 	dirty    map[string]*Pair
 	drops    map[string]bool
-	creating map[string]bool // pair IDs with a create planned this run
+	creating map[string]Side // pair ID -> side a create is planned on this run
 	// settled are intents resolved by the listing, dropped in the final commit.
 	settled []string
 	// incomplete: something must be looked at again, so the cursors stay.
@@ -163,7 +162,7 @@ func (r *run) loadPairs(ctx context.Context) error {
 	r.works = map[string]*work{}
 	r.dirty = map[string]*Pair{}
 	r.drops = map[string]bool{}
-	r.creating = map[string]bool{}
+	r.creating = map[string]Side{}
 	return nil
 }
 
@@ -295,94 +294,6 @@ func (r *run) itemError(format string, args ...any) {
 
 func (r *run) note(format string, args ...any) {
 	r.res.Notes = append(r.res.Notes, fmt.Sprintf(format, args...))
-}
-
-// resolveIntents settles creates that were sent but not recorded: the copy is
-// looked up by its correlation id before anything is created again.
-func (r *run) resolveIntents(ctx context.Context, intents []Intent, full *[2]bool) error {
-	sort.Slice(intents, func(i, j int) bool { return intents[i].ID < intents[j].ID })
-	for _, in := range intents {
-		if !in.Side.Valid() || in.ID == "" || in.Pair.ID != in.ID {
-			r.log.Warn("dropping a malformed intent", "intent", in.ID)
-			r.settled = append(r.settled, in.ID)
-			continue
-		}
-		t := in.Side
-		var found []sdk.Event
-		err := r.call(ctx, func() error {
-			var err error
-			found, err = r.link.endpoint(t).FindByCorrelation(ctx, in.ID)
-			return err
-		})
-		if errors.Is(err, sdk.ErrUnsupported) {
-			// Resolve by the listing instead: read the target in full, and let the
-			// copy attach to the pair by the correlation id it carries.
-			full[t.index()] = true
-			p := r.idx.byID[in.ID]
-			if p == nil {
-				np := in.Pair.Clone()
-				*np.ref(t) = Ref{Hash: in.Pair.ref(t).Hash}
-				p = &np
-				r.idx.add(p)
-			}
-			w := r.work(p)
-			w.retryCreate = t
-			r.settled = append(r.settled, in.ID)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("resolve pending create %s on %s: %w", in.ID, t, err)
-		}
-		slices.SortFunc(found, func(a, b sdk.Event) int {
-			switch {
-			case a.ID < b.ID:
-				return -1
-			case a.ID > b.ID:
-				return 1
-			}
-			return 0
-		})
-		var b Batch
-		b.DeleteIntents = []string{in.ID}
-		if len(found) > 0 {
-			got := found[0]
-			p := r.idx.byID[in.ID]
-			np := in.Pair.Clone()
-			ref := refOf(&np, got)
-			// The synced content is what we sent; a later user edit of the copy
-			// still shows as a change.
-			ref.Hash = in.Pair.ref(t).Hash
-			*np.ref(t) = ref
-			if p != nil {
-				r.idx.update(p, func() { *p = np })
-			} else {
-				p = &np
-				r.idx.add(p)
-			}
-			b.PutPairs = []Pair{p.Clone()}
-			r.log.Info("pending create found on target; recorded", "side", t, "pair", in.ID, "id", got.ID)
-			for _, dup := range found[1:] {
-				// Our own duplicates (same correlation id): remove them.
-				if r.opts.DryRun {
-					r.res.Plan = append(r.res.Plan, Action{Op: OpDelete, Side: t, Pair: in.ID, ID: dup.ID, Title: dup.Title, Reason: "duplicate of a pending create"})
-					continue
-				}
-				if err := r.call(ctx, func() error { return r.link.endpoint(t).Delete(ctx, dup.ID, "") }); err != nil {
-					return fmt.Errorf("remove duplicate %s on %s: %w", dup.ID, t, err)
-				}
-				r.done(Action{Op: OpDelete, Side: t, Pair: in.ID, ID: dup.ID, Title: dup.Title, Reason: "duplicate of a pending create"})
-			}
-		} else {
-			r.log.Info("pending create never reached the target; it will be planned again", "side", t, "pair", in.ID)
-		}
-		if r.opts.DryRun {
-			continue
-		}
-		if err := r.store().Commit(ctx, r.link.Key, b); err != nil {
-			return fmt.Errorf("record resolved intent %s: %w", in.ID, err)
-		}
-	}
-	return nil
 }
 
 // done records a carried-out write.

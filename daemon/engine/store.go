@@ -71,6 +71,9 @@ type Ref struct {
 	// end), for window checks without a request.
 	Start time.Time `json:"start,omitzero"`
 	End   time.Time `json:"end,omitzero"`
+	// Series is the side's id of the master, on exceptions: a master with another
+	// id means the series was made anew.
+	Series string `json:"series,omitempty"`
 	// Extras are the provider's values to hand back on the next write.
 	Extras map[string]string `json:"extras,omitempty"`
 	// Deleted marks an item confirmed deleted while its pair was frozen; the delete
@@ -96,15 +99,23 @@ func (p Pair) Clone() Pair {
 	return p
 }
 
-// Intent records a create before it is sent, so a crash between the create and
-// the recording of its result is resolved by looking the correlation id up.
+// Intent records a write before it is sent, so that a crash between the write and
+// the recording of its result is settled without a second create (the copy is
+// looked up by its correlation id) and without mistaking our own update for a
+// user's edit (the target is read and compared with what was sent).
 type Intent struct {
-	// ID is the correlation id the created item carries (the pair's ID).
+	// ID is the pair's ID (the correlation id a created item carries).
 	ID string `json:"id"`
-	// Side is where the item is created.
+	// Op is OpCreate or OpUpdate ("" means create).
+	Op Op `json:"op,omitempty"`
+	// Side is the side written.
 	Side Side `json:"side"`
-	// Pair is the pair as it will be recorded, without the created side's ref.
-	Pair    Pair      `json:"pair"`
+	// Pair is the pair as it will be recorded once the write is known to have
+	// happened; the written side's ref holds the hash of what was sent (and, for a
+	// create, no id yet).
+	Pair Pair `json:"pair"`
+	// Before is the written side's content hash before an update.
+	Before  string    `json:"before,omitempty"`
 	Started time.Time `json:"started"`
 }
 

@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"synchronizer/plugins/sdk"
+)
+
+// Recover settles the link's pending intents (writes a crash left unrecorded)
+// without reading changes. The host calls it for every link when it starts, so
+// that nothing a user does before the link's next run can be mistaken for a
+// change against stale state. Run does the same first thing anyway.
+func (e *Engine) Recover(ctx context.Context, link Link) error {
+	intents, err := e.cfg.Store.Intents(ctx, link.Key)
+	if err != nil {
+		return fmt.Errorf("read intents of %s: %w", link.Key, err)
+	}
+	if len(intents) == 0 {
+		return nil
+	}
+	var res Result
+	r := &run{e: e, link: link, pol: link.Policy.withDefaults(), now: e.cfg.Now(), res: &res,
+		log: e.log.With("profile", link.Profile, "link", link.Name)}
+	r.win = r.pol.Window(r.now)
+	if err := r.loadPairs(ctx); err != nil {
+		return err
+	}
+	// Intents a provider cannot look up stay for the next run's full read.
+	return r.resolveIntents(ctx, intents, nil)
+}
+
+// resolveIntents settles pending intents one by one.
+func (r *run) resolveIntents(ctx context.Context, intents []Intent, full *[2]bool) error {
+	sort.Slice(intents, func(i, j int) bool { return intents[i].ID < intents[j].ID })
+	for _, in := range intents {
+		if !in.Side.Valid() || in.ID == "" || in.Pair.ID != in.ID {
+			r.log.Warn("dropping a malformed intent", "intent", in.ID)
+			if !r.opts.DryRun {
+				if err := r.commit(ctx, Batch{DeleteIntents: []string{in.ID}}, "malformed intent"); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		var err error
+		if in.Op == OpUpdate {
+			_, err = r.resolveUpdate(ctx, in)
+		} else {
+			_, err = r.resolveCreate(ctx, in, full)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolveCreate looks the intent's copy up on the target and records it. It
+// reports whether the copy exists.
+func (r *run) resolveCreate(ctx context.Context, in Intent, full *[2]bool) (bool, error) {
+	t := in.Side
+	var found []sdk.Event
+	err := r.call(ctx, func() error {
+		var err error
+		found, err = r.link.endpoint(t).FindByCorrelation(ctx, in.ID)
+		return err
+	})
+	if errors.Is(err, sdk.ErrUnsupported) {
+		if full == nil {
+			return false, nil
+		}
+		// Resolve by the listing instead: read the target in full, and let the copy
+		// attach to the pair by the correlation id it carries.
+		full[t.index()] = true
+		p := r.idx.byID[in.ID]
+		if p == nil {
+			np := in.Pair.Clone()
+			*np.ref(t) = Ref{Hash: in.Pair.ref(t).Hash}
+			p = &np
+			r.idx.add(p)
+		}
+		r.work(p).retryCreate = t
+		r.settled = append(r.settled, in.ID)
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("resolve pending create %s on %s: %w", in.ID, t, err)
+	}
+	slices.SortFunc(found, func(a, b sdk.Event) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	b := Batch{DeleteIntents: []string{in.ID}}
+	if len(found) == 0 {
+		r.log.Info("pending create never reached the target; it will be planned again", "side", t, "pair", in.ID)
+		if r.opts.DryRun {
+			return false, nil
+		}
+		return false, r.commit(ctx, b, "resolved intent "+in.ID)
+	}
+	got := found[0]
+	np := in.Pair.Clone()
+	ref := refOf(&np, got)
+	// The synced content is what we sent; a later edit of the copy still shows as
+	// a change.
+	ref.Hash = in.Pair.ref(t).Hash
+	*np.ref(t) = ref
+	r.install(np)
+	b.PutPairs = []Pair{np.Clone()}
+	r.log.Info("pending create found on target; recorded", "side", t, "pair", in.ID, "id", got.ID)
+	for _, dup := range found[1:] {
+		// Our own duplicates (same correlation id): remove them.
+		a := Action{Op: OpDelete, Side: t, Pair: in.ID, ID: dup.ID, Title: dup.Title, Reason: "duplicate of a pending create"}
+		if r.opts.DryRun {
+			r.res.Plan = append(r.res.Plan, a)
+			continue
+		}
+		if err := r.call(ctx, func() error { return r.link.endpoint(t).Delete(ctx, dup.ID, "") }); err != nil {
+			return true, fmt.Errorf("remove duplicate %s on %s: %w", dup.ID, t, err)
+		}
+		r.done(a)
+	}
+	if r.opts.DryRun {
+		return true, nil
+	}
+	return true, r.commit(ctx, b, "resolved intent "+in.ID)
+}
+
+// resolveUpdate reads the target of an unrecorded update. Unchanged since before
+// the update: it never happened. Otherwise (our content, a later edit, or gone)
+// the update is taken as done, so that what the user did after it counts as a
+// change against it rather than against stale state.
+func (r *run) resolveUpdate(ctx context.Context, in Intent) (bool, error) {
+	t := in.Side
+	id := in.Pair.ref(t).ID
+	var cur sdk.Event
+	err := r.call(ctx, func() error {
+		var err error
+		cur, err = r.link.endpoint(t).Get(ctx, id)
+		return err
+	})
+	b := Batch{DeleteIntents: []string{in.ID}}
+	landed := true
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+	case err != nil:
+		return false, fmt.Errorf("resolve pending update %s on %s: %w", id, t, err)
+	default:
+		np := in.Pair.Clone()
+		if r.hashOf(&np, cur) == in.Before {
+			landed = false
+		}
+	}
+	if landed {
+		np := in.Pair.Clone()
+		if err == nil {
+			np.ref(t).Version = cur.Version
+			np.ref(t).Extras = cloneMap(cur.Extras)
+		}
+		r.install(np)
+		b.PutPairs = []Pair{np.Clone()}
+		r.log.Info("pending update settled as done", "side", t, "pair", in.ID)
+	}
+	if r.opts.DryRun {
+		return landed, nil
+	}
+	return landed, r.commit(ctx, b, "resolved intent "+in.ID)
+}
+
+// install puts p into the run's index, replacing the pair with its ID.
+func (r *run) install(np Pair) {
+	if p := r.idx.byID[np.ID]; p != nil {
+		r.idx.update(p, func() { *p = np })
+		return
+	}
+	r.idx.add(&np)
+}
