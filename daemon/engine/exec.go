@@ -308,6 +308,7 @@ func (r *run) execCreate(ctx context.Context, st *step, depth int) error {
 	}
 	*pending.ref(to) = r.refOf(&pending, got)
 	r.idx.update(p, func() { *p = pending })
+	*w.o(to) = obs{kind: obsListed, ev: got}
 	r.succeeded(st)
 	return r.commit(ctx, Batch{PutPairs: []Pair{p.Clone()}, DeleteIntents: []string{p.ID}}, "create "+p.ID)
 }
@@ -417,6 +418,7 @@ func (r *run) execUpdate(ctx context.Context, st *step, depth int) error {
 	if from == SuperOffice {
 		p.SOPrivate = src.Privacy == sdk.PrivacyPrivate
 	}
+	*w.o(to) = obs{kind: obsListed, ev: got}
 	r.succeeded(st)
 	r.markDirty(p)
 	return r.commit(ctx, Batch{PutPairs: []Pair{p.Clone()}, DeleteIntents: []string{p.ID}}, "update "+p.ID)
@@ -467,10 +469,41 @@ func (r *run) execDelete(ctx context.Context, st *step, depth int) error {
 		return fmt.Errorf("delete on %s (pair %s): %w", to, p.ID, err)
 	}
 	r.succeeded(st)
+	w.o(to).kind = obsGone
 	b := Batch{DeletePairs: []string{p.ID}}
 	for _, x := range r.idx.exceptionsOf(p.ID) {
 		b.DeletePairs = append(b.DeletePairs, x.ID)
 	}
 	r.drop(p)
-	return r.commit(ctx, b, "delete "+p.ID)
+	if err := r.commit(ctx, b, "delete "+p.ID); err != nil {
+		return err
+	}
+	if p.Kind == sdk.KindException {
+		return r.followMaster(ctx, p, to, depth)
+	}
+	return nil
+}
+
+// followMaster looks at a series after one of its exceptions was deleted on side
+// s: the service records the cancelled occurrence on the master, a change our
+// own write made, which is carried to the other side now rather than taken for
+// a user's edit later.
+func (r *run) followMaster(ctx context.Context, exc *Pair, s Side, depth int) error {
+	m := r.idx.byID[exc.Series]
+	if m == nil || !m.ref(s).live() || r.quarantined(m) {
+		return nil
+	}
+	cur, err := r.readFresh(ctx, s, m.ref(s).ID)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return nil // the next listing tells
+	}
+	if err != nil {
+		return fmt.Errorf("re-read series %s on %s: %w", m.ref(s).ID, s, err)
+	}
+	if r.hashOf(m, cur) == m.ref(s).Hash {
+		return nil
+	}
+	mw := r.work(m)
+	*mw.o(s) = obs{kind: obsListed, ev: cur}
+	return r.replan(ctx, mw, depth)
 }

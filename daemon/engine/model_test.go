@@ -55,8 +55,12 @@ func (f *faults) disarm() {
 	f.mu.Unlock()
 }
 
-// check is called around every faultable step.
-func (f *faults) check(phase string) error {
+// check is called around every faultable step. A failing store is taken for a
+// dying process (restart): without its store the daemon cannot go on, and an
+// intent left behind is settled by Recover at start.
+func (f *faults) check(phase string) error { return f.checkStep(phase, false) }
+
+func (f *faults) checkStep(phase string, store bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.dead {
@@ -67,6 +71,9 @@ func (f *faults) check(phase string) error {
 	}
 	if f.crashAt > 0 && f.step == f.crashAt && phase == f.phase {
 		f.fired++
+		if store {
+			f.restart = true
+		}
 		if f.restart {
 			f.dead = true
 		}
@@ -89,13 +96,13 @@ type crashStore struct {
 }
 
 func (c crashStore) Commit(ctx context.Context, link string, b Batch) error {
-	if err := c.f.check("before"); err != nil {
+	if err := c.f.checkStep("before", true); err != nil {
 		return err
 	}
 	if err := c.Store.Commit(ctx, link, b); err != nil {
 		return err
 	}
-	return c.f.check("after")
+	return c.f.checkStep("after", true)
 }
 
 // token tracks one user-made single event or series across both sides.
