@@ -316,8 +316,8 @@ func untilToEndDate(body string, until, local time.Time, loc *time.Location, all
 	return d
 }
 
-// expand lists the original starts the rule gives in [from, to). dtstart is the
-// series start in its zone (wall-clock times keep across DST).
+// expand lists the starts the rule gives in [from, to). dtstart is the series start
+// in its zone (wall-clock times keep across DST).
 func expand(line string, dtstart time.Time, from, to time.Time) ([]time.Time, error) {
 	opt, err := rrule.StrToROptionInLocation(strings.TrimPrefix(line, "RRULE:"), dtstart.Location())
 	if err != nil {
@@ -328,7 +328,11 @@ func expand(line string, dtstart time.Time, from, to time.Time) ([]time.Time, er
 	if err != nil {
 		return nil, err
 	}
-	return r.Between(from, to, true), nil
+	out := r.Between(from, to, true)
+	if n := len(out); n > 0 && out[n-1].Equal(to) {
+		out = out[:n-1]
+	}
+	return out, nil
 }
 
 // recurrenceLines splits sdk recurrence lines into the RRULE and the EXDATE instants.

@@ -341,7 +341,13 @@ func (s *series) events(win sdk.Window) (out []sdk.Event, inWindow bool, err err
 	line := rule.line
 	if meta := m.meta(); meta != nil && meta.RRule != "" && meta.RRule != line {
 		// Give back the rule as it was written while Graph still holds that rule.
-		if back, err := fromRRule(meta.RRule, rule.dtstart, rule.dtstart.Location(), m.IsAllDay, ""); err == nil && sameRecurrence(back, m.Recurrence) {
+		// Compare from the range's own start date: Exchange moves the master's start
+		// to the first occurrence when the two differ.
+		from := rule.dtstart
+		if d, err := time.Parse("2006-01-02", m.Recurrence.Range.StartDate); err == nil {
+			from = time.Date(d.Year(), d.Month(), d.Day(), from.Hour(), from.Minute(), from.Second(), 0, from.Location())
+		}
+		if back, err := fromRRule(meta.RRule, from, from.Location(), m.IsAllDay, ""); err == nil && sameRecurrence(back, m.Recurrence) {
 			line = meta.RRule
 		}
 	}
