@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,3 +135,14 @@ func mustErrIs(t testing.TB, err, target error) {
 }
 
 var _ = http.StatusOK
+
+func httpPost(url, body string) (int, error) {
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -112,13 +112,13 @@ func TestForeignItems(t *testing.T) {
 	e := newEnv(t, graphtest.Options{})
 	tg := e.target("user1@m365.test")
 	st, out := e.graphDo("POST", "/users/user1@m365.test/calendar/events", map[string]any{
-		"subject":    "From Outlook",
-		"body":       map[string]string{"contentType": "html", "content": "<p>Hello <b>there</b></p><p>Second &amp; last</p>"},
-		"start":      map[string]string{"dateTime": "2026-03-20T09:00:00", "timeZone": "Pacific Standard Time"},
-		"end":        map[string]string{"dateTime": "2026-03-20T09:30:00", "timeZone": "Pacific Standard Time"},
-		"attendees":  []any{map[string]any{"type": "required", "emailAddress": map[string]string{"address": "user2@m365.test", "name": "User 2"}}, map[string]any{"type": "resource", "emailAddress": map[string]string{"address": "room1@m365.test"}}},
+		"subject":     "From Outlook",
+		"body":        map[string]string{"contentType": "html", "content": "<p>Hello <b>there</b></p><p>Second &amp; last</p>"},
+		"start":       map[string]string{"dateTime": "2026-03-20T09:00:00", "timeZone": "Pacific Standard Time"},
+		"end":         map[string]string{"dateTime": "2026-03-20T09:30:00", "timeZone": "Pacific Standard Time"},
+		"attendees":   []any{map[string]any{"type": "required", "emailAddress": map[string]string{"address": "user2@m365.test", "name": "User 2"}}, map[string]any{"type": "resource", "emailAddress": map[string]string{"address": "room1@m365.test"}}},
 		"sensitivity": "confidential",
-		"showAs":     "workingElsewhere",
+		"showAs":      "workingElsewhere",
 	})
 	if st != 201 {
 		t.Fatalf("create: %d %v", st, out)
