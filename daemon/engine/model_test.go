@@ -136,7 +136,7 @@ func (m *model) logf(format string, args ...any) {
 
 func (m *model) fail(format string, args ...any) error {
 	tail := m.log
-	if len(tail) > 60 {
+	if len(tail) > 60 && os.Getenv("SYNC_DEBUG") == "" {
 		tail = tail[len(tail)-60:]
 	}
 	return fmt.Errorf("seed %d (replay: SYNC_SEED=%d go test ./daemon/engine -run TestModel): %s\nlast steps:\n  %s",
@@ -366,6 +366,11 @@ func (m *model) syncRound() (ok bool, err error) {
 	for _, a := range res.Done {
 		m.logf("sync: %s", a)
 	}
+	if os.Getenv("SYNC_DEBUG") != "" {
+		for _, n := range res.Notes {
+			m.logf("note: %s", n)
+		}
+	}
 	if crashed {
 		m.crashes++
 		if m.f.restart {
@@ -413,12 +418,29 @@ func (m *model) checkSynced(ok bool) error {
 			}
 			return m.fail("%s differs inside the window after a successful run:\n  so  %+v\n  cal %+v", tk.name, so[0], cal[0])
 		}
-		if equal {
-			// Both sides agree: earlier edits and deletes are settled.
+		if os.Getenv("SYNC_DEBUG") != "" && tk.name == os.Getenv("SYNC_DEBUG") {
+			m.logf("debug %s: equal %v recorded %v", tk.name, equal, equal && m.recorded(so[0], cal[0]))
+		}
+		if equal && m.recorded(so[0], cal[0]) {
+			// Both sides agree, and the link's state knows it: earlier edits and
+			// deletes are settled.
 			*tk = token{name: tk.name, master: tk.master, synced: so[0].Title}
 		}
 	}
 	return nil
+}
+
+// recorded reports whether the store pairs so and cal with their current content.
+func (m *model) recorded(so, cal sdk.Event) bool {
+	p, ok, err := m.h.store.PairBySide(context.Background(), m.h.link.Key, SuperOffice, so.ID)
+	if err != nil || !ok || p.Cal.ID != cal.ID {
+		return false
+	}
+	var cut time.Time
+	if p.Endless {
+		cut = m.h.link.Policy.withDefaults().Window(m.h.clock.Now()).End
+	}
+	return p.SO.Hash == hashWith(so, cut) && p.Cal.Hash == hashWith(cal, cut)
 }
 
 // checkFinal verifies the quiescent end state.

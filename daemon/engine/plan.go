@@ -151,6 +151,9 @@ func (r *run) plan(ctx context.Context) ([]*step, error) {
 		}
 		return ws[i].p.ID < ws[j].p.ID
 	})
+	if err := r.refreshFrozen(ctx, ws); err != nil {
+		return nil, err
+	}
 	var steps []*step
 	for _, w := range ws {
 		steps = append(steps, r.decide(w)...)
@@ -638,6 +641,36 @@ func (r *run) decide(w *work) []*step {
 	return nil
 }
 
+// refreshFrozen reads the sides of frozen pairs the run has not seen, so that a
+// pair is let out of the freeze only on what both sides hold now, never on an
+// extent remembered from before the freeze.
+func (r *run) refreshFrozen(ctx context.Context, ws []*work) error {
+	for _, w := range ws {
+		if !w.p.Frozen || r.quarantined(w.p) {
+			continue
+		}
+		for _, s := range sides {
+			o := w.o(s)
+			ref := w.p.ref(s)
+			if o.kind != obsNone || !ref.live() {
+				continue
+			}
+			ev, err := r.readFresh(ctx, s, ref.ID)
+			switch {
+			case errors.Is(err, sdk.ErrNotFound):
+				*o = obs{kind: obsGone, ev: ev, cancelled: ev.Cancelled}
+			case err != nil:
+				return fmt.Errorf("read frozen item %s on %s: %w", ref.ID, s, err)
+			case inWindow(ev, r.win):
+				*o = obs{kind: obsListed, ev: ev}
+			default:
+				*o = obs{kind: obsOut, ev: ev, read: true}
+			}
+		}
+	}
+	return nil
+}
+
 // frozen handles a pair with a side outside the window: nothing is written; what
 // was learned is kept, but not the content hashes, so changes made meanwhile are
 // still seen once both sides are back inside.
@@ -660,7 +693,15 @@ func (r *run) frozen(w *work) bool {
 		}
 	}
 	if !out || w.isNew {
+		if w.p.Frozen {
+			w.p.Frozen = false
+			r.markDirty(w.p)
+		}
 		return false
+	}
+	if !w.p.Frozen {
+		w.p.Frozen = true
+		r.markDirty(w.p)
 	}
 	for _, s := range sides {
 		o := w.o(s)

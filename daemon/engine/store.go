@@ -52,6 +52,9 @@ type Pair struct {
 	// Endless marks a series that had no end where it came from; an end far beyond
 	// the window (a provider's horizon) is not copied to the other side.
 	Endless bool `json:"endless,omitempty"`
+	// Frozen: a side was last seen outside the window. The pair is left alone
+	// until both sides are seen inside again.
+	Frozen bool `json:"frozen,omitempty"`
 	// Note says why a side is missing (detached, skipped, failed) for status output.
 	Note string `json:"note,omitempty"`
 	// Writes are the times of the engine's recent writes of this pair (flap guard).
