@@ -255,7 +255,7 @@ func (l *listing) run(ctx context.Context) error {
 			if _, err := l.c.do(ctx, request{method: http.MethodGet, path: link, page: l.size, op: "list the calendar"}, &page); err != nil {
 				return err
 			}
-			if err := l.takeListed(ctx, page.Value); err != nil {
+			if err := l.takeListed(ctx, page.Value, nil); err != nil {
 				return err
 			}
 			if page.NextLink != "" {
@@ -302,7 +302,7 @@ func (l *listing) run(ctx context.Context) error {
 				return err
 			}
 			if hasSlice {
-				if err := l.takeListed(ctx, slice.Value); err != nil {
+				if err := l.takeListed(ctx, slice.Value, l.previous()); err != nil {
 					return err
 				}
 				c.Slices = c.Slices[1:]
@@ -350,7 +350,7 @@ func (l *listing) run(ctx context.Context) error {
 			if _, err := l.c.do(ctx, request{method: http.MethodGet, path: c.Slices[0], page: l.size, op: "list the window's new part"}, &page); err != nil {
 				return err
 			}
-			if err := l.takeListed(ctx, page.Value); err != nil {
+			if err := l.takeListed(ctx, page.Value, l.previous()); err != nil {
 				return err
 			}
 			c.Slices = c.Slices[1:]
@@ -385,7 +385,7 @@ func (l *listing) deltaErr(err error) error {
 
 // takeListed handles calendarView items (full, with the properties expanded):
 // singles are reported as they are, occurrences and exceptions through their series.
-func (l *listing) takeListed(ctx context.Context, raw []json.RawMessage) error {
+func (l *listing) takeListed(ctx context.Context, raw []json.RawMessage, before *sdk.Window) error {
 	var masters []string
 	for _, r := range raw {
 		var g gEvent
@@ -394,6 +394,14 @@ func (l *listing) takeListed(ctx context.Context, raw []json.RawMessage) error {
 		}
 		switch g.Type {
 		case "singleInstance", "":
+			if before != nil {
+				// A slice repeats what straddles its edge; the last round had it.
+				if s, err1 := parseDTZ(g.Start); err1 == nil {
+					if e, err2 := parseDTZ(g.End); err2 == nil && before.Contains(allDayAware(&g, s), allDayAware(&g, e)) {
+						continue
+					}
+				}
+			}
 			if err := l.addSingle(&g); err != nil {
 				return err
 			}
@@ -404,6 +412,21 @@ func (l *listing) takeListed(ctx context.Context, raw []json.RawMessage) error {
 		}
 	}
 	return l.addSeries(ctx, masters)
+}
+
+func allDayAware(g *gEvent, t time.Time) time.Time {
+	if g.IsAllDay {
+		return dateOf(t)
+	}
+	return t
+}
+
+// previous is the window the last finished round covered, nil before the first.
+func (l *listing) previous() *sdk.Window {
+	if l.cur.LS == 0 && l.cur.LE == 0 {
+		return nil
+	}
+	return &sdk.Window{Start: time.Unix(l.cur.LS, 0), End: time.Unix(l.cur.LE, 0)}
 }
 
 func (l *listing) addSingle(g *gEvent) error {

@@ -159,6 +159,10 @@ func orDefault(s, def string) string {
 	return s
 }
 
+// historyYears bounds how far before the window a series' cancelled occurrences are
+// looked for.
+const historyYears = 5
+
 // series is one resolved series: its master and the instances read around a window.
 type series struct {
 	master    *gEvent
@@ -205,19 +209,21 @@ func (c *conn) readSeries(ctx context.Context, ids []string, win sdk.Window) (fo
 		masters = append(masters, &m)
 		rules = append(rules, rule)
 	}
-	// Instances: widen the window to the neighbouring occurrences, so an exception
-	// moved across the window's edge is still found by its original start.
+	// Instances from the series' start (so every cancelled occurrence is known, and
+	// the EXDATE list does not shrink as the window slides past them) to the first
+	// occurrence after the window (so an exception moved across the window's end is
+	// still found by its original start).
 	inst := make([]batchItem, len(masters))
 	for i, m := range masters {
-		from, to := win.Start.Add(-rules[i].dur), win.End
-		if prev := rules[i].rule.Before(from, false); !prev.IsZero() {
-			from = prev
-		}
+		from, to := rules[i].dtstart.Add(-time.Minute), win.End
 		if next := rules[i].rule.After(to, true); !next.IsZero() {
 			to = next.Add(rules[i].dur)
 		}
-		from = maxTime(from, win.Start.AddDate(-1, 0, -7))
+		from = maxTime(from, win.Start.AddDate(-historyYears, 0, 0))
 		to = minTime(to, win.End.AddDate(1, 0, 7))
+		if !to.After(from) {
+			to = from.Add(time.Minute)
+		}
 		inst[i] = batchItem{method: http.MethodGet, page: 1000, path: c.eventPath(m.ID) + "/instances?" + query("startDateTime", graphTime(from), "endDateTime", graphTime(to), "$expand", expandProps)}
 	}
 	ires, err := c.batch(ctx, "read series instances", inst)
@@ -275,8 +281,8 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// events turns a series into the master (with EXDATEs for the occurrences missing
-// inside win) and its exceptions that touch win. inWindow is false when nothing of
+// events turns a series into the master (with an EXDATE for every occurrence missing
+// from its start up to the end of win) and its exceptions that touch win. inWindow is false when nothing of
 // the series touches win.
 func (s *series) events(win sdk.Window) (out []sdk.Event, inWindow bool, err error) {
 	m := s.master
@@ -327,8 +333,9 @@ func (s *series) events(win sdk.Window) (out []sdk.Event, inWindow bool, err err
 		}
 	}
 	var exdates []time.Time
-	for _, st := range rule.rule.Between(win.Start.Add(-rule.dur), win.End, true) {
-		if !win.Contains(st, st.Add(rule.dur)) {
+	from := maxTime(rule.dtstart, win.Start.AddDate(-historyYears, 0, 0))
+	for _, st := range rule.rule.Between(from, win.End, true) {
+		if !st.Before(win.End) {
 			continue
 		}
 		if !present[st.Unix()] {

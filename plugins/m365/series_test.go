@@ -194,3 +194,21 @@ func TestAllDaySeries(t *testing.T) {
 		}
 	}
 }
+
+// A cancelled occurrence that the window has slid past stays in the master's
+// EXDATEs: a shrinking list would read as "un-cancelled" on the other side.
+func TestExdatesBeforeTheWindowStay(t *testing.T) {
+	e := newEnv(t, graphtest.Options{})
+	tg := e.target("user1@m365.test")
+	start := t0.AddDate(0, 0, -42) // a Monday six weeks ago
+	m := e.create(tg, sdk.Event{Kind: sdk.KindMaster, Title: "weekly", TimeZone: "UTC", Start: start, Recurrence: []string{"RRULE:FREQ=WEEKLY;BYDAY=MO"}})
+	old := start.AddDate(0, 0, 7)
+	m.Recurrence = []string{"RRULE:FREQ=WEEKLY;BYDAY=MO", "EXDATE:" + old.Format("20060102T150405Z")}
+	if _, err := e.p.Update(e.ctx, tg, m); err != nil {
+		t.Fatal(err)
+	}
+	evs, _, _, _ := e.round(tg, "", e.window(), 0)
+	if len(evs) != 1 || !slices.Equal(evs[0].Recurrence, m.Recurrence) {
+		t.Fatalf("got %+v, want recurrence %v", evs, m.Recurrence)
+	}
+}
