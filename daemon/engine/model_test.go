@@ -118,15 +118,15 @@ type token struct {
 }
 
 type model struct {
-	t      testing.TB
-	seed   uint64
-	rng    *rand.Rand
-	h      *harness
-	f      *faults
-	tokens []*token
-	nextID int
-	rev    int
-	log    []string
+	t             testing.TB
+	seed          uint64
+	rng           *rand.Rand
+	h             *harness
+	f             *faults
+	tokens        []*token
+	nextID        int
+	rev           int
+	log           []string
 	crashes, runs int
 }
 
