@@ -1,0 +1,564 @@
+// Package scheduler decides when links run: every link at its interval with
+// jitter, run-now requests (per profile or per link, with dry-run and
+// force-delete) that return the run's result, exponential backoff with jitter for
+// failing links (honouring a throttle's retry-after), and concurrency limits
+// (global, and per key such as a provider instance or a mailbox).
+//
+// It knows nothing about what a run does: it calls a RunFunc (the host binds it
+// to engine.Engine.Run with the link's endpoints and policy). A failing or slow
+// link never delays another link beyond the limits it shares with it. Time and
+// randomness are injected, so tests drive it without sleeping.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"synchronizer/daemon/engine"
+	"synchronizer/plugins/sdk"
+)
+
+// Clock is the time source; RealClock in production, a fake in tests.
+type Clock interface {
+	Now() time.Time
+	NewTimer(d time.Duration) Timer
+}
+
+// Timer is a one-shot timer.
+type Timer interface {
+	C() <-chan time.Time
+	Stop() bool
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+func (RealClock) Now() time.Time { return time.Now() }
+
+func (RealClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
+
+type realTimer struct{ t *time.Timer }
+
+func (t realTimer) C() <-chan time.Time { return t.t.C }
+func (t realTimer) Stop() bool          { return t.t.Stop() }
+
+// RunFunc runs one link once.
+type RunFunc func(ctx context.Context, profile, link string, opts engine.RunOptions) (engine.Result, error)
+
+// Job is one link the scheduler runs.
+type Job struct {
+	Profile, Link string
+	// Interval between runs (0 = DefaultInterval).
+	Interval time.Duration
+	// Keys are the concurrency keys the job holds while it runs, such as
+	// "provider:m365/acme365" or "mailbox:m365/acme365/jane@acme.example". Their
+	// limits are in Config.Limits.
+	Keys []string
+}
+
+// DefaultInterval is a job's interval when it gives none.
+const DefaultInterval = 5 * time.Minute
+
+// Config holds a Scheduler's dependencies and tunables; zero values take defaults.
+type Config struct {
+	Run    RunFunc
+	Clock  Clock
+	Rand   *rand.Rand
+	Logger *slog.Logger
+	// MaxConcurrent bounds runs in progress at once (default 4).
+	MaxConcurrent int
+	// Limits bounds runs holding a key at once. An entry names a key exactly, or
+	// the class before its first ':' ("mailbox": 1 = one run per mailbox). Keys
+	// without a limit are unbounded.
+	Limits map[string]int
+	// Jitter spreads runs by ± this fraction of the interval (default 0.1).
+	Jitter float64
+	// BackoffBase and BackoffMax bound the wait after failures: base × 2^(n-1),
+	// jittered, at most max (defaults 30s and 30m); a throttle's retry-after, when
+	// longer, wins.
+	BackoffBase, BackoffMax time.Duration
+	// InitialSpread spreads the first runs after start or reload over
+	// [0, min(interval, InitialSpread)) (default 1m).
+	InitialSpread time.Duration
+}
+
+// Errors.
+var (
+	ErrUnknownProfile = errors.New("unknown profile")
+	ErrUnknownLink    = errors.New("unknown link")
+	ErrStopped        = errors.New("scheduler stopped")
+)
+
+// LinkStatus is what /v1/status shows about a link's runs.
+type LinkStatus struct {
+	Profile, Link string
+	Running       bool
+	LastRun       time.Time // when the last (non-dry) run ended
+	LastSuccess   time.Time
+	LastError     string // "" after a successful run
+	Failures      int    // consecutive failed runs
+	NextRun       time.Time
+	// Pairs is the pair count the last run reported (-1 when unknown).
+	Pairs int
+}
+
+// LinkResult is the outcome of one requested run.
+type LinkResult struct {
+	Profile, Link string
+	Result        engine.Result
+	Err           error
+}
+
+// Scheduler runs jobs. Create with New; call Run to drive the intervals.
+type Scheduler struct {
+	cfg Config
+	log *slog.Logger
+
+	base   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	wake   chan struct{}
+
+	mu      sync.Mutex
+	entries map[key]*entry
+	running int
+	held    map[string]int
+	seq     uint64
+	stopped bool
+}
+
+type key struct{ profile, link string }
+
+type entry struct {
+	job      Job
+	next     time.Time
+	running  bool
+	removed  bool
+	failures int
+	status   LinkStatus
+	requests []*request
+}
+
+type request struct {
+	seq  uint64
+	opts engine.RunOptions
+	done chan LinkResult
+}
+
+// New returns a Scheduler with no jobs.
+func New(cfg Config) (*Scheduler, error) {
+	if cfg.Run == nil {
+		return nil, errors.New("scheduler: no run function")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock{}
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 4
+	}
+	if cfg.Jitter <= 0 {
+		cfg.Jitter = 0.1
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = 30 * time.Second
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 30 * time.Minute
+	}
+	if cfg.InitialSpread <= 0 {
+		cfg.InitialSpread = time.Minute
+	}
+	base, cancel := context.WithCancel(context.Background())
+	return &Scheduler{
+		cfg: cfg, log: cfg.Logger, base: base, cancel: cancel,
+		wake:    make(chan struct{}, 1),
+		entries: map[key]*entry{},
+		held:    map[string]int{},
+	}, nil
+}
+
+// SetJobs replaces the job list (at start and on reload). Links that stay keep
+// their status and schedule; new links start within the initial spread; removed
+// links finish a run in progress and are forgotten.
+func (s *Scheduler) SetJobs(jobs []Job) error {
+	seen := map[key]bool{}
+	for _, j := range jobs {
+		if j.Profile == "" || j.Link == "" {
+			return fmt.Errorf("job %q/%q: profile and link must be named", j.Profile, j.Link)
+		}
+		if j.Interval < 0 {
+			return fmt.Errorf("job %s/%s: negative interval %s", j.Profile, j.Link, j.Interval)
+		}
+		k := key{j.Profile, j.Link}
+		if seen[k] {
+			return fmt.Errorf("job %s/%s listed twice", j.Profile, j.Link)
+		}
+		seen[k] = true
+	}
+	s.mu.Lock()
+	now := s.cfg.Clock.Now()
+	for _, j := range jobs {
+		j.Keys = slices.Clone(j.Keys)
+		k := key{j.Profile, j.Link}
+		if e, ok := s.entries[k]; ok && !e.removed {
+			e.job = j
+			if limit := now.Add(s.jittered(interval(j))); e.next.After(limit) {
+				e.next = limit
+			}
+			e.status.NextRun = e.next
+			continue
+		}
+		spread := min(interval(j), s.cfg.InitialSpread)
+		e := &entry{job: j, next: now.Add(time.Duration(s.cfg.Rand.Int64N(int64(spread) + 1)))}
+		e.status = LinkStatus{Profile: j.Profile, Link: j.Link, NextRun: e.next, Pairs: -1}
+		s.entries[k] = e
+	}
+	for k, e := range s.entries {
+		if seen[k] {
+			continue
+		}
+		e.removed = true
+		for _, r := range e.requests {
+			r.done <- LinkResult{Profile: k.profile, Link: k.link, Err: fmt.Errorf("%s/%s: %w", k.profile, k.link, ErrUnknownLink)}
+		}
+		e.requests = nil
+		if !e.running {
+			delete(s.entries, k)
+		}
+	}
+	s.mu.Unlock()
+	s.kick()
+	return nil
+}
+
+func interval(j Job) time.Duration {
+	if j.Interval <= 0 {
+		return DefaultInterval
+	}
+	return j.Interval
+}
+
+// jittered returns d ± Jitter·d. s.mu must be held (the random source is not
+// safe for concurrent use).
+func (s *Scheduler) jittered(d time.Duration) time.Duration {
+	j := float64(d) * s.cfg.Jitter
+	return d + time.Duration((s.cfg.Rand.Float64()*2-1)*j)
+}
+
+// backoff is the wait after n consecutive failures. s.mu must be held.
+func (s *Scheduler) backoff(n int, err error) time.Duration {
+	b := s.cfg.BackoffBase
+	for i := 1; i < n && b < s.cfg.BackoffMax; i++ {
+		b *= 2
+	}
+	b = min(b, s.cfg.BackoffMax)
+	b = b/2 + time.Duration(s.cfg.Rand.Int64N(int64(b/2)+1))
+	if hint, ok := sdk.RetryAfter(err); ok && hint > b {
+		b = hint
+	}
+	return b
+}
+
+// Run drives the schedule until ctx ends, then waits for runs in progress (they
+// see their context cancelled) and returns.
+func (s *Scheduler) Run(ctx context.Context) error {
+	defer func() {
+		s.mu.Lock()
+		s.stopped = true
+		for k, e := range s.entries {
+			for _, r := range e.requests {
+				r.done <- LinkResult{Profile: k.profile, Link: k.link, Err: ErrStopped}
+			}
+			e.requests = nil
+		}
+		s.mu.Unlock()
+		s.cancel()
+		s.wg.Wait()
+	}()
+	for {
+		wait := s.dispatch()
+		var timer Timer
+		var tc <-chan time.Time
+		if wait >= 0 {
+			timer = s.cfg.Clock.NewTimer(wait)
+			tc = timer.C()
+		}
+		select {
+		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return nil
+		case <-tc:
+		case <-s.wake:
+			if timer != nil {
+				timer.Stop()
+			}
+		}
+	}
+}
+
+func (s *Scheduler) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch starts what may start now and returns how long until the next
+// scheduled run (-1: nothing scheduled).
+func (s *Scheduler) dispatch() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return -1
+	}
+	now := s.cfg.Clock.Now()
+	type cand struct {
+		e     *entry
+		k     key
+		seq   uint64 // requests first, oldest first
+		due   time.Time
+		asked bool
+	}
+	var cands []cand
+	for k, e := range s.entries {
+		if e.running || e.removed {
+			continue
+		}
+		switch {
+		case len(e.requests) > 0:
+			cands = append(cands, cand{e: e, k: k, seq: e.requests[0].seq, asked: true})
+		case !e.next.After(now):
+			cands = append(cands, cand{e: e, k: k, due: e.next})
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if a.asked != b.asked {
+			return a.asked
+		}
+		if a.asked {
+			return a.seq < b.seq
+		}
+		if !a.due.Equal(b.due) {
+			return a.due.Before(b.due)
+		}
+		if a.k.profile != b.k.profile {
+			return a.k.profile < b.k.profile
+		}
+		return a.k.link < b.k.link
+	})
+	for _, c := range cands {
+		if s.running >= s.cfg.MaxConcurrent {
+			break
+		}
+		if !s.fits(c.e.job.Keys) {
+			continue
+		}
+		s.start(c.k, c.e)
+	}
+	next := time.Duration(-1)
+	for _, e := range s.entries {
+		if e.running || e.removed || len(e.requests) > 0 {
+			continue
+		}
+		d := max(e.next.Sub(now), 0)
+		if next < 0 || d < next {
+			next = d
+		}
+	}
+	return next
+}
+
+// limit returns the limit of a key (0 = none).
+func (s *Scheduler) limit(k string) int {
+	if n, ok := s.cfg.Limits[k]; ok {
+		return n
+	}
+	class, _, _ := strings.Cut(k, ":")
+	return s.cfg.Limits[class]
+}
+
+func (s *Scheduler) fits(keys []string) bool {
+	for _, k := range keys {
+		if l := s.limit(k); l > 0 && s.held[k] >= l {
+			return false
+		}
+	}
+	return true
+}
+
+// start launches one run of e: the oldest request's options (and every request
+// waiting with the same options), else a scheduled run. s.mu must be held.
+func (s *Scheduler) start(k key, e *entry) {
+	var opts engine.RunOptions
+	var served []*request
+	if len(e.requests) > 0 {
+		opts = e.requests[0].opts
+		rest := e.requests[:0]
+		for _, r := range e.requests {
+			if r.opts == opts {
+				served = append(served, r)
+			} else {
+				rest = append(rest, r)
+			}
+		}
+		e.requests = rest
+	}
+	e.running = true
+	e.status.Running = true
+	s.running++
+	for _, hk := range e.job.Keys {
+		s.held[hk]++
+	}
+	job := e.job
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		res, err := s.runOne(job, opts)
+		s.finish(k, e, job, opts, res, err, served)
+	}()
+}
+
+func (s *Scheduler) runOne(job Job, opts engine.RunOptions) (res engine.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sync run of %s/%s panicked: %v", job.Profile, job.Link, p)
+		}
+	}()
+	return s.cfg.Run(s.base, job.Profile, job.Link, opts)
+}
+
+func (s *Scheduler) finish(k key, e *entry, job Job, opts engine.RunOptions, res engine.Result, err error, served []*request) {
+	s.mu.Lock()
+	now := s.cfg.Clock.Now()
+	e.running = false
+	e.status.Running = false
+	s.running--
+	for _, hk := range job.Keys {
+		s.held[hk]--
+		if s.held[hk] <= 0 {
+			delete(s.held, hk)
+		}
+	}
+	if !opts.DryRun {
+		e.status.LastRun = now
+		if res.Pairs >= 0 {
+			e.status.Pairs = res.Pairs
+		}
+		if err == nil {
+			e.failures = 0
+			e.status.LastSuccess = now
+			e.status.LastError = ""
+			e.next = now.Add(s.jittered(interval(job)))
+		} else {
+			e.failures++
+			e.status.LastError = err.Error()
+			wait := s.backoff(e.failures, err)
+			e.next = now.Add(wait)
+			s.log.Warn("link sync failed; backing off", "profile", k.profile, "link", k.link,
+				"failures", e.failures, "retry_in", wait, "err", err)
+		}
+		e.status.Failures = e.failures
+		e.status.NextRun = e.next
+	}
+	if e.removed {
+		if cur, ok := s.entries[k]; ok && cur == e {
+			delete(s.entries, k)
+		}
+	}
+	s.mu.Unlock()
+	for _, r := range served {
+		r.done <- LinkResult{Profile: k.profile, Link: k.link, Result: res, Err: err}
+	}
+	// Start what waited for this run's slot, also when Run is not driving.
+	s.dispatch()
+	s.kick()
+}
+
+// RunNow runs link of profile now (link "" = every link of the profile, in
+// link-name order) and returns each run's result. Runs wait for the concurrency
+// limits like any other; a link already running is run again after it. If ctx
+// ends first, RunNow returns ctx's error and the runs still happen.
+func (s *Scheduler) RunNow(ctx context.Context, profile, link string, opts engine.RunOptions) ([]LinkResult, error) {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil, ErrStopped
+	}
+	var keys []key
+	profileKnown := false
+	for k, e := range s.entries {
+		if e.removed || k.profile != profile {
+			continue
+		}
+		profileKnown = true
+		if link == "" || k.link == link {
+			keys = append(keys, k)
+		}
+	}
+	switch {
+	case !profileKnown:
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%s: %w", profile, ErrUnknownProfile)
+	case len(keys) == 0:
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%s/%s: %w", profile, link, ErrUnknownLink)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].link < keys[j].link })
+	reqs := make([]*request, len(keys))
+	for i, k := range keys {
+		s.seq++
+		r := &request{seq: s.seq, opts: opts, done: make(chan LinkResult, 1)}
+		s.entries[k].requests = append(s.entries[k].requests, r)
+		reqs[i] = r
+	}
+	s.mu.Unlock()
+	s.dispatch() // also serves callers when Run is not driving the schedule
+	s.kick()
+
+	out := make([]LinkResult, len(reqs))
+	for i, r := range reqs {
+		select {
+		case res := <-r.done:
+			out[i] = res
+		case <-ctx.Done():
+			return out[:i], ctx.Err()
+		}
+	}
+	return out, nil
+}
+
+// Status returns every link's status, sorted by profile and link.
+func (s *Scheduler) Status() []LinkStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]LinkStatus, 0, len(s.entries))
+	for _, e := range s.entries {
+		if !e.removed {
+			out = append(out, e.status)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Profile != out[j].Profile {
+			return out[i].Profile < out[j].Profile
+		}
+		return out[i].Link < out[j].Link
+	})
+	return out
+}
