@@ -159,9 +159,12 @@ func (s *Server) Reset() {
 	s.epoch++
 	s.mu.Unlock()
 	s.throttle.reset()
-	s.stats.mu.Lock()
-	s.stats = newStats()
-	s.stats.mu.Unlock()
+	st := &s.stats
+	st.mu.Lock()
+	fresh := newStats()
+	st.routes, st.identity, st.mails = fresh.routes, fresh.identity, fresh.mails
+	st.total, st.batchItems, st.throttled, st.serverErrors, st.mailLog = 0, 0, 0, 0, nil
+	st.mu.Unlock()
 }
 
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
