@@ -49,9 +49,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -188,7 +190,9 @@ func (p *Provider) connect(t sdk.Target) (*conn, error) {
 		return nil, fmt.Errorf("%w: m365 needs a bearer token (got credential type %q)", sdk.ErrUnauthenticated, t.Credential.Type)
 	}
 	mailbox := "/me"
-	key := t.Instance + "|me|" + t.Credential.Token[:min(8, len(t.Credential.Token))]
+	h := fnv.New64a()
+	h.Write([]byte(t.Credential.Token))
+	key := t.Instance + "|me|" + strconv.FormatUint(h.Sum64(), 36) // whose mailbox /me is depends on the token
 	if t.Account != "" {
 		mailbox = "/users/" + url.PathEscape(t.Account)
 		key = t.Instance + "|" + strings.ToLower(t.Account)
