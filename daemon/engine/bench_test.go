@@ -1,26 +1,28 @@
-package engine
+package engine_test
 
 import (
 	"context"
 	"fmt"
+	"synchronizer/daemon/engine"
+	"synchronizer/daemon/engine/enginetest"
 	"testing"
 	"time"
 )
 
 // benchLink builds a link with n synced pairs.
-func benchLink(b *testing.B, n int) *harness {
-	h := newHarness(b, Policy{Past: 30 * 24 * time.Hour, Future: 400 * 24 * time.Hour})
+func benchLink(b *testing.B, n int) *enginetest.Harness {
+	h := enginetest.NewHarness(b, engine.Policy{Past: 30 * 24 * time.Hour, Future: 400 * 24 * time.Hour})
 	for i := range n {
-		ev := single(fmt.Sprintf("item %05d", i), t0.Add(time.Duration(i)*37*time.Minute))
+		ev := enginetest.Single(fmt.Sprintf("item %05d", i), enginetest.T0.Add(time.Duration(i)*37*time.Minute))
 		if i%2 == 0 {
-			h.so.Put(ev)
+			h.SO.Put(ev)
 		} else {
-			h.cal.Put(ev)
+			h.Cal.Put(ev)
 		}
 	}
-	h.run()
-	h.run()
-	if got := h.store.Len(h.link.Key); got != n {
+	h.Run()
+	h.Run()
+	if got := h.Pairs(); got != n {
 		b.Fatalf("%d pairs, want %d", got, n)
 	}
 	return h
@@ -31,21 +33,21 @@ func benchLink(b *testing.B, n int) *harness {
 // every iteration plans the same changes.
 func BenchmarkPlan10kPairs1pct(b *testing.B) {
 	h := benchLink(b, 10000)
-	evs := h.so.Events()
+	evs := h.SO.Events()
 	for i := 0; i < 50; i++ {
 		ev := evs[i*97]
 		ev.Title += " edited"
-		h.so.Put(ev)
+		h.SO.Put(ev)
 	}
-	cevs := h.cal.Events()
+	cevs := h.Cal.Events()
 	for i := 0; i < 50; i++ {
 		ev := cevs[i*89+1]
 		ev.Location = "elsewhere"
-		h.cal.Put(ev)
+		h.Cal.Put(ev)
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := h.eng.Run(context.Background(), h.link, RunOptions{DryRun: true})
+		res, err := h.Eng.Run(context.Background(), h.Link, engine.RunOptions{DryRun: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -62,16 +64,16 @@ func BenchmarkRun10kPairs1pct(b *testing.B) {
 	rev := 0
 	for b.Loop() {
 		b.StopTimer()
-		h.clock.Advance(time.Hour) // the same items edited hourly: no flapping
+		h.Clock.Advance(time.Hour) // the same items edited hourly: no flapping
 		rev++
-		evs := h.so.Events()
+		evs := h.SO.Events()
 		for i := 0; i < 100; i++ {
 			ev := evs[i*97]
 			ev.Title = fmt.Sprintf("edited %d", rev)
-			h.so.Put(ev)
+			h.SO.Put(ev)
 		}
 		b.StartTimer()
-		res, err := h.eng.Run(context.Background(), h.link, RunOptions{})
+		res, err := h.Eng.Run(context.Background(), h.Link, engine.RunOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -85,18 +87,18 @@ func BenchmarkRun10kPairs1pct(b *testing.B) {
 // list-changes request per side and no write.
 func BenchmarkIdleRun10kPairs(b *testing.B) {
 	h := benchLink(b, 10000)
-	h.ops.reset()
+	h.Ops.Reset()
 	runs := 0
 	for b.Loop() {
-		if _, err := h.eng.Run(context.Background(), h.link, RunOptions{}); err != nil {
+		if _, err := h.Eng.Run(context.Background(), h.Link, engine.RunOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		runs++
 	}
-	so, cal := h.ops.get("superoffice.ListChanges"), h.ops.get("calendar.ListChanges")
-	if so != runs || cal != runs || h.ops.writes() != 0 || len(h.ops.ops) != 2 {
-		b.Fatalf("%d idle runs made %v", runs, h.ops.ops)
+	so, cal := h.Ops.Get("superoffice.ListChanges"), h.Ops.Get("calendar.ListChanges")
+	if so != runs || cal != runs || h.Ops.Writes() != 0 || len(h.Ops.All()) != 2 {
+		b.Fatalf("%d idle runs made %v", runs, h.Ops.All())
 	}
 	b.ReportMetric(float64(so+cal)/float64(runs), "list-requests/run")
-	b.ReportMetric(float64(h.ops.writes())/float64(runs), "writes/run")
+	b.ReportMetric(float64(h.Ops.Writes())/float64(runs), "writes/run")
 }

@@ -65,6 +65,9 @@ func (m *MemStore) PairBySide(ctx context.Context, link string, s Side, id strin
 	if err := m.fail("PairBySide"); err != nil {
 		return Pair{}, false, err
 	}
+	if id == "" {
+		return Pair{}, false, nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, p := range m.link(link).pairs {

@@ -294,7 +294,7 @@ func (r *run) candidates(ctx context.Context) error {
 				return fmt.Errorf("confirm delete of %s on %s: %w", id, s, err)
 			case ev.Cancelled:
 				*w.o(s) = obs{kind: obsGone, ev: ev, cancelled: true}
-			case inWindow(ev, r.win):
+			case InWindow(ev, r.win):
 				*w.o(s) = obs{kind: obsListed, ev: ev}
 			default:
 				*w.o(s) = obs{kind: obsOut, ev: ev, read: true}
@@ -446,7 +446,7 @@ func (r *run) newItems(s Side, evs []sdk.Event) {
 		switch {
 		case ev.Cancelled:
 			continue
-		case !inWindow(ev, r.win):
+		case !InWindow(ev, r.win):
 			continue
 		case ev.CorrelationID != "" && ev.CorrelationID != id:
 			// A copy we made whose original is gone or outside the window: never
@@ -661,7 +661,7 @@ func (r *run) refreshFrozen(ctx context.Context, ws []*work) error {
 				*o = obs{kind: obsGone, ev: ev, cancelled: ev.Cancelled}
 			case err != nil:
 				return fmt.Errorf("read frozen item %s on %s: %w", ref.ID, s, err)
-			case inWindow(ev, r.win):
+			case InWindow(ev, r.win):
 				*o = obs{kind: obsListed, ev: ev}
 			default:
 				*o = obs{kind: obsOut, ev: ev, read: true}
@@ -683,7 +683,7 @@ func (r *run) frozen(w *work) bool {
 		case obsOut:
 			out = true
 		case obsListed:
-			if !inWindow(o.ev, r.win) {
+			if !InWindow(o.ev, r.win) {
 				out = true
 			}
 		case obsNone:

@@ -1,4 +1,4 @@
-package engine
+package engine_test
 
 import (
 	"context"
@@ -8,44 +8,46 @@ import (
 	"testing"
 	"time"
 
+	"synchronizer/daemon/engine"
+	"synchronizer/daemon/engine/enginetest"
 	"synchronizer/plugins/sdk"
 )
 
 func TestDirection(t *testing.T) {
 	cases := []struct {
-		dir           Direction
+		dir           engine.Direction
 		wantSO, wantC string
 	}{
 		// From a synced "A": SO edits A->S, Cal creates "C" and the Cal copy of a
 		// second item B is edited to "B2".
-		{TwoWay, "[B2 C S]", "[B2 C S]"},
-		{ToCalendar, "[B S]", "[B2 C S]"},
-		{ToSuperOffice, "[B2 C S]", "[B2 C S]"},
+		{engine.TwoWay, "[B2 C S]", "[B2 C S]"},
+		{engine.ToCalendar, "[B S]", "[B2 C S]"},
+		{engine.ToSuperOffice, "[B2 C S]", "[B2 C S]"},
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.dir), func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, Policy{Direction: TwoWay})
-			h.so.Put(single("A", t0.Add(time.Hour)))
-			h.so.Put(single("B", t0.Add(2*time.Hour)))
-			h.run()
-			h.link.Policy.Direction = tc.dir
-			h.run() // the policy change reads both sides in full: nothing to do
-			h.edit(SuperOffice, "A", retitle("S"))
-			h.cal.Put(single("C", t0.Add(3*time.Hour)))
-			h.edit(Calendar, "B", retitle("B2"))
-			h.run()
-			if tc.dir == ToSuperOffice {
+			h := enginetest.NewHarness(t, engine.Policy{Direction: engine.TwoWay})
+			h.SO.Put(enginetest.Single("A", enginetest.T0.Add(time.Hour)))
+			h.SO.Put(enginetest.Single("B", enginetest.T0.Add(2*time.Hour)))
+			h.Run()
+			h.Link.Policy.Direction = tc.dir
+			h.Run() // the policy change reads both sides in full: nothing to do
+			h.Edit(engine.SuperOffice, "A", enginetest.Retitle("S"))
+			h.Cal.Put(enginetest.Single("C", enginetest.T0.Add(3*time.Hour)))
+			h.Edit(engine.Calendar, "B", enginetest.Retitle("B2"))
+			h.Run()
+			if tc.dir == engine.ToSuperOffice {
 				// SO's edit is not copied, so the calendar keeps A.
 				tc.wantC = "[A B2 C]"
 			}
-			if got := titles(h.so); got != tc.wantSO {
+			if got := enginetest.Titles(h.SO); got != tc.wantSO {
 				t.Errorf("superoffice = %s, want %s", got, tc.wantSO)
 			}
-			if got := titles(h.cal); got != tc.wantC {
+			if got := enginetest.Titles(h.Cal); got != tc.wantC {
 				t.Errorf("calendar = %s, want %s", got, tc.wantC)
 			}
-			if res := h.run(); len(res.Done) != 0 {
+			if res := h.Run(); len(res.Done) != 0 {
 				t.Errorf("second run wrote %v", res.Done)
 			}
 		})
@@ -53,140 +55,140 @@ func TestDirection(t *testing.T) {
 }
 
 func TestPrivateBusy(t *testing.T) {
-	h := newHarness(t, Policy{Private: PrivateBusy})
-	p := single("Doctor", t0.Add(time.Hour))
+	h := enginetest.NewHarness(t, engine.Policy{Private: engine.PrivateBusy})
+	p := enginetest.Single("Doctor", enginetest.T0.Add(time.Hour))
 	p.Privacy = sdk.PrivacyPrivate
 	p.Description = "secret"
 	p.Location = "clinic"
-	h.so.Put(p)
-	h.run()
-	ph := h.find(Calendar, BusyTitle)
+	h.SO.Put(p)
+	h.Run()
+	ph := h.Find(engine.Calendar, engine.BusyTitle)
 	if ph.Description != "" || ph.Location != "" || ph.Privacy != sdk.PrivacyPrivate {
 		t.Fatalf("placeholder leaks details: %+v", ph)
 	}
 	// A detail change behind the placeholder writes nothing.
-	h.edit(SuperOffice, "Doctor", func(e *sdk.Event) { e.Description = "more secret" })
-	if res := h.run(); len(res.Done) != 0 {
+	h.Edit(engine.SuperOffice, "Doctor", func(e *sdk.Event) { e.Description = "more secret" })
+	if res := h.Run(); len(res.Done) != 0 {
 		t.Fatalf("detail change wrote %v", res.Done)
 	}
 	// Edits of the placeholder are not copied back over the real appointment.
-	h.edit(Calendar, BusyTitle, retitle("edited placeholder"))
-	h.run()
-	if h.find(SuperOffice, "Doctor").Description != "more secret" {
+	h.Edit(engine.Calendar, engine.BusyTitle, enginetest.Retitle("edited placeholder"))
+	h.Run()
+	if h.Find(engine.SuperOffice, "Doctor").Description != "more secret" {
 		t.Fatal("the real appointment changed")
 	}
-	// A time change on SuperOffice moves the placeholder.
-	h.edit(SuperOffice, "Doctor", func(e *sdk.Event) { e.Start, e.End = e.Start.Add(time.Hour), e.End.Add(time.Hour) })
-	h.run()
-	if got := h.find(Calendar, BusyTitle).Start; !got.Equal(t0.Add(2 * time.Hour)) {
+	// A time change on engine.SuperOffice moves the placeholder.
+	h.Edit(engine.SuperOffice, "Doctor", func(e *sdk.Event) { e.Start, e.End = e.Start.Add(time.Hour), e.End.Add(time.Hour) })
+	h.Run()
+	if got := h.Find(engine.Calendar, engine.BusyTitle).Start; !got.Equal(enginetest.T0.Add(2 * time.Hour)) {
 		t.Fatalf("placeholder starts %s", got)
 	}
 	// Made public: the full appointment appears.
-	h.edit(SuperOffice, "Doctor", func(e *sdk.Event) { e.Privacy = sdk.PrivacyPublic })
-	h.run()
-	if got := h.find(Calendar, "Doctor"); got.Description != "more secret" {
+	h.Edit(engine.SuperOffice, "Doctor", func(e *sdk.Event) { e.Privacy = sdk.PrivacyPublic })
+	h.Run()
+	if got := h.Find(engine.Calendar, "Doctor"); got.Description != "more secret" {
 		t.Fatalf("public copy = %+v", got)
 	}
 	// Private items made on the calendar are copied as private, in full.
-	c := single("Calendar private", t0.Add(5*time.Hour))
+	c := enginetest.Single("Calendar private", enginetest.T0.Add(5*time.Hour))
 	c.Privacy = sdk.PrivacyPrivate
-	h.cal.Put(c)
-	h.run()
-	h.run()
-	if got := h.find(SuperOffice, "Calendar private"); got.Privacy != sdk.PrivacyPrivate {
+	h.Cal.Put(c)
+	h.Run()
+	h.Run()
+	if got := h.Find(engine.SuperOffice, "Calendar private"); got.Privacy != sdk.PrivacyPrivate {
 		t.Fatalf("copy lost privacy: %+v", got)
 	}
-	if !h.has(Calendar, "Calendar private") {
+	if !h.Has(engine.Calendar, "Calendar private") {
 		t.Fatal("the calendar original was replaced by a placeholder")
 	}
 }
 
 func TestPrivateSkip(t *testing.T) {
-	h := newHarness(t, Policy{Private: PrivateSkip})
-	p := single("Doctor", t0.Add(time.Hour))
+	h := enginetest.NewHarness(t, engine.Policy{Private: engine.PrivateSkip})
+	p := enginetest.Single("Doctor", enginetest.T0.Add(time.Hour))
 	p.Privacy = sdk.PrivacyPrivate
-	h.so.Put(p)
-	h.so.Put(single("Public", t0.Add(2*time.Hour)))
-	h.run()
-	if got := titles(h.cal); got != "[Public]" {
+	h.SO.Put(p)
+	h.SO.Put(enginetest.Single("Public", enginetest.T0.Add(2*time.Hour)))
+	h.Run()
+	if got := enginetest.Titles(h.Cal); got != "[Public]" {
 		t.Fatalf("calendar = %s", got)
 	}
 	// A synced item that becomes private leaves the calendar.
-	h.edit(SuperOffice, "Public", func(e *sdk.Event) { e.Privacy = sdk.PrivacyPrivate })
-	h.run()
-	if got := titles(h.cal); got != "[]" {
+	h.Edit(engine.SuperOffice, "Public", func(e *sdk.Event) { e.Privacy = sdk.PrivacyPrivate })
+	h.Run()
+	if got := enginetest.Titles(h.Cal); got != "[]" {
 		t.Fatalf("calendar = %s after the item became private", got)
 	}
 	// A full read does not bring it back; making it public does.
-	h.soP.ExpireCursors()
-	h.calP.ExpireCursors()
-	h.run()
-	if got := titles(h.cal); got != "[]" {
+	h.SOP.ExpireCursors()
+	h.CalP.ExpireCursors()
+	h.Run()
+	if got := enginetest.Titles(h.Cal); got != "[]" {
 		t.Fatalf("calendar = %s after a full read", got)
 	}
-	h.edit(SuperOffice, "Doctor", func(e *sdk.Event) { e.Privacy = sdk.PrivacyPublic })
-	h.run()
-	if got := titles(h.cal); got != "[Doctor]" {
+	h.Edit(engine.SuperOffice, "Doctor", func(e *sdk.Event) { e.Privacy = sdk.PrivacyPublic })
+	h.Run()
+	if got := enginetest.Titles(h.Cal); got != "[Doctor]" {
 		t.Fatalf("calendar = %s after the item became public", got)
 	}
-	if got := titles(h.so); got != "[Doctor Public]" {
+	if got := enginetest.Titles(h.SO); got != "[Doctor Public]" {
 		t.Fatalf("superoffice = %s: skip must never delete there", got)
 	}
 }
 
 func TestMeetingOwnership(t *testing.T) {
-	h := newHarness(t, Policy{})
-	m := single("Meeting", t0.Add(time.Hour))
+	h := enginetest.NewHarness(t, engine.Policy{})
+	m := enginetest.Single("Meeting", enginetest.T0.Add(time.Hour))
 	m.Organizer = sdk.Attendee{Email: "jane@example.com", Type: sdk.AttendeeRequired}
 	m.Attendees = []sdk.Attendee{{Email: "bob@example.com", Type: sdk.AttendeeRequired}}
 	m.IsOrganizer = true
-	h.so.Put(m)
-	h.run()
-	// The calendar's edit of a SuperOffice meeting is reverted once.
-	h.edit(Calendar, "Meeting", retitle("hijacked"))
-	res := h.run()
-	if countOps(res, Calendar, OpUpdate) != 1 || countOps(res, SuperOffice, OpUpdate) != 0 {
+	h.SO.Put(m)
+	h.Run()
+	// The calendar's edit of a engine.SuperOffice meeting is reverted once.
+	h.Edit(engine.Calendar, "Meeting", enginetest.Retitle("hijacked"))
+	res := h.Run()
+	if enginetest.CountOps(res, engine.Calendar, engine.OpUpdate) != 1 || enginetest.CountOps(res, engine.SuperOffice, engine.OpUpdate) != 0 {
 		t.Fatalf("revert wrote %v", res.Done)
 	}
-	if got := titles(h.cal); got != "[Meeting]" {
+	if got := enginetest.Titles(h.Cal); got != "[Meeting]" {
 		t.Fatalf("calendar = %s, want the owner's version", got)
 	}
-	if res := h.run(); len(res.Done) != 0 {
+	if res := h.Run(); len(res.Done) != 0 {
 		t.Fatalf("the revert echoed: %v", res.Done)
 	}
 	// The owner's edits flow as usual.
-	h.edit(SuperOffice, "Meeting", retitle("Meeting 2"))
-	h.run()
-	if got := titles(h.cal); got != "[Meeting 2]" {
+	h.Edit(engine.SuperOffice, "Meeting", enginetest.Retitle("Meeting 2"))
+	h.Run()
+	if got := enginetest.Titles(h.Cal); got != "[Meeting 2]" {
 		t.Fatalf("calendar = %s", got)
 	}
 	// Both changed: the owner wins, whatever the conflict policy says.
-	h.link.Policy.Conflict = ConflictCalendar
-	h.run()
-	h.edit(SuperOffice, "Meeting 2", retitle("owner"))
-	h.clock.Advance(time.Minute)
-	h.edit(Calendar, "Meeting 2", retitle("other"))
-	h.run()
-	if titles(h.so) != "[owner]" || titles(h.cal) != "[owner]" {
-		t.Fatalf("so %s cal %s, want the owner's version", titles(h.so), titles(h.cal))
+	h.Link.Policy.Conflict = engine.ConflictCalendar
+	h.Run()
+	h.Edit(engine.SuperOffice, "Meeting 2", enginetest.Retitle("owner"))
+	h.Clock.Advance(time.Minute)
+	h.Edit(engine.Calendar, "Meeting 2", enginetest.Retitle("other"))
+	h.Run()
+	if enginetest.Titles(h.SO) != "[owner]" || enginetest.Titles(h.Cal) != "[owner]" {
+		t.Fatalf("so %s cal %s, want the owner's version", enginetest.Titles(h.SO), enginetest.Titles(h.Cal))
 	}
 	// Deleting the copy does not delete the owner's meeting.
-	h.remove(Calendar, "owner")
-	h.run()
-	if titles(h.so) != "[owner]" {
-		t.Fatalf("the owner's meeting was deleted: %s", titles(h.so))
+	h.Remove(engine.Calendar, "owner")
+	h.Run()
+	if enginetest.Titles(h.SO) != "[owner]" {
+		t.Fatalf("the owner's meeting was deleted: %s", enginetest.Titles(h.SO))
 	}
 	// A plain appointment that gets attendees on the calendar is owned there.
-	h.so.Put(single("Plain", t0.Add(3*time.Hour)))
-	h.run()
-	h.edit(Calendar, "Plain", func(e *sdk.Event) {
+	h.SO.Put(enginetest.Single("Plain", enginetest.T0.Add(3*time.Hour)))
+	h.Run()
+	h.Edit(engine.Calendar, "Plain", func(e *sdk.Event) {
 		e.Attendees = []sdk.Attendee{{Email: "carol@example.com", Type: sdk.AttendeeRequired}}
 	})
-	h.run()
-	h.edit(SuperOffice, "Plain", retitle("edited in crm"))
-	h.run()
-	if !h.has(SuperOffice, "Plain") || !h.has(Calendar, "Plain") {
-		t.Fatalf("calendar-owned meeting: so %s cal %s", titles(h.so), titles(h.cal))
+	h.Run()
+	h.Edit(engine.SuperOffice, "Plain", enginetest.Retitle("edited in crm"))
+	h.Run()
+	if !h.Has(engine.SuperOffice, "Plain") || !h.Has(engine.Calendar, "Plain") {
+		t.Fatalf("calendar-owned meeting: so %s cal %s", enginetest.Titles(h.SO), enginetest.Titles(h.Cal))
 	}
 }
 
@@ -194,7 +196,7 @@ func TestMeetingOwnership(t *testing.T) {
 // (a room mailbox that renames subjects, a CRM that trims them): the kind of pair
 // that makes a naive sync loop.
 type rewriting struct {
-	Endpoint
+	engine.Endpoint
 	cal     interface{ Put(sdk.Event) sdk.Event }
 	rewrite func(string) string
 }
@@ -210,219 +212,219 @@ func (w rewriting) Update(ctx context.Context, ev sdk.Event) (sdk.Event, error) 
 }
 
 func TestFlapGuard(t *testing.T) {
-	h := newHarness(t, Policy{})
-	h.cfg.FlapMax = 4
-	h.rebuild()
-	h.so.Put(single("A", t0.Add(time.Hour)))
-	h.run()
-	h.clock.Advance(2 * time.Hour) // the create is out of the flap window
-	h.link.Calendar = rewriting{h.link.Calendar, h.cal, func(s string) string { return s + "!" }}
-	h.link.SuperOffice = rewriting{h.link.SuperOffice, h.so, func(s string) string { return strings.TrimSuffix(s, "!") }}
-	h.edit(SuperOffice, "A", retitle("B"))
+	h := enginetest.NewHarness(t, engine.Policy{})
+	h.Cfg.FlapMax = 4
+	h.Rebuild()
+	h.SO.Put(enginetest.Single("A", enginetest.T0.Add(time.Hour)))
+	h.Run()
+	h.Clock.Advance(2 * time.Hour) // the create is out of the flap window
+	h.Link.Calendar = rewriting{h.Link.Calendar, h.Cal, func(s string) string { return s + "!" }}
+	h.Link.SuperOffice = rewriting{h.Link.SuperOffice, h.SO, func(s string) string { return strings.TrimSuffix(s, "!") }}
+	h.Edit(engine.SuperOffice, "A", enginetest.Retitle("B"))
 	var writes int
 	for i := 0; i < 20; i++ {
-		res := h.run()
+		res := h.Run()
 		writes += len(res.Done)
-		h.clock.Advance(time.Minute)
+		h.Clock.Advance(time.Minute)
 	}
-	if len(h.obs.quarantined) != 1 {
-		t.Fatalf("quarantined = %v, want one pair", h.obs.quarantined)
+	if len(h.Obs.QuarantinedPairs) != 1 {
+		t.Fatalf("quarantined = %v, want one pair", h.Obs.QuarantinedPairs)
 	}
 	if writes != 4 {
 		t.Fatalf("%d writes before the quarantine, want 4", writes)
 	}
 	// Once the quarantine is over the pair is looked at again (and, still
 	// flapping, quarantined again after a few writes).
-	h.clock.Advance(25 * time.Hour)
+	h.Clock.Advance(25 * time.Hour)
 	writes = 0
 	for i := 0; i < 20; i++ {
-		res := h.run()
+		res := h.Run()
 		writes += len(res.Done)
-		h.clock.Advance(time.Minute)
+		h.Clock.Advance(time.Minute)
 	}
-	if len(h.obs.quarantined) != 2 || writes == 0 || writes > 4 {
-		t.Fatalf("after the quarantine: %d writes, quarantined %v", writes, h.obs.quarantined)
+	if len(h.Obs.QuarantinedPairs) != 2 || writes == 0 || writes > 4 {
+		t.Fatalf("after the quarantine: %d writes, quarantined %v", writes, h.Obs.QuarantinedPairs)
 	}
 }
 
 func TestMassDeleteGuard(t *testing.T) {
-	h := newHarness(t, Policy{})
+	h := enginetest.NewHarness(t, engine.Policy{})
 	for i := range 20 {
-		h.so.Put(single(fmt.Sprintf("item %02d", i), t0.Add(time.Duration(i+1)*time.Hour)))
+		h.SO.Put(enginetest.Single(fmt.Sprintf("item %02d", i), enginetest.T0.Add(time.Duration(i+1)*time.Hour)))
 	}
-	h.run()
-	if h.cal.Len() != 20 {
-		t.Fatalf("calendar has %d items", h.cal.Len())
+	h.Run()
+	if h.Cal.Len() != 20 {
+		t.Fatalf("calendar has %d items", h.Cal.Len())
 	}
-	for _, e := range h.cal.Events() {
-		h.cal.Remove(e.ID)
+	for _, e := range h.Cal.Events() {
+		h.Cal.Remove(e.ID)
 	}
-	h.ops.reset()
-	res, err := h.eng.Run(context.Background(), h.link, RunOptions{})
-	var mde *MassDeleteError
-	if !errors.Is(err, ErrMassDelete) || !errors.As(err, &mde) || mde.Side != Calendar || mde.Deletes != 20 {
+	h.Ops.Reset()
+	res, err := h.Eng.Run(context.Background(), h.Link, engine.RunOptions{})
+	var mde *engine.MassDeleteError
+	if !errors.Is(err, engine.ErrMassDelete) || !errors.As(err, &mde) || mde.Side != engine.Calendar || mde.Deletes != 20 {
 		t.Fatalf("err = %v, want the mass-delete guard on calendar", err)
 	}
-	if h.ops.writes() != 0 || h.so.Len() != 20 {
-		t.Fatalf("guard let %d writes through; superoffice has %d", h.ops.writes(), h.so.Len())
+	if h.Ops.Writes() != 0 || h.SO.Len() != 20 {
+		t.Fatalf("guard let %d writes through; superoffice has %d", h.Ops.Writes(), h.SO.Len())
 	}
 	// It keeps stopping until forced, and a dry run shows what force would do.
-	if _, err := h.eng.Run(context.Background(), h.link, RunOptions{}); !errors.Is(err, ErrMassDelete) {
+	if _, err := h.Eng.Run(context.Background(), h.Link, engine.RunOptions{}); !errors.Is(err, engine.ErrMassDelete) {
 		t.Fatalf("second run: %v", err)
 	}
-	dry, err := h.eng.Run(context.Background(), h.link, RunOptions{DryRun: true, ForceDelete: true})
-	if err != nil || len(dry.PlanFor(SuperOffice)) != 20 || h.so.Len() != 20 {
-		t.Fatalf("dry run: err %v, plan %d, superoffice %d", err, len(dry.PlanFor(SuperOffice)), h.so.Len())
+	dry, err := h.Eng.Run(context.Background(), h.Link, engine.RunOptions{DryRun: true, ForceDelete: true})
+	if err != nil || len(dry.PlanFor(engine.SuperOffice)) != 20 || h.SO.Len() != 20 {
+		t.Fatalf("dry run: err %v, plan %d, superoffice %d", err, len(dry.PlanFor(engine.SuperOffice)), h.SO.Len())
 	}
 	_ = res
-	h.run(RunOptions{ForceDelete: true})
-	if h.so.Len() != 0 {
-		t.Fatalf("forced run left %d items", h.so.Len())
+	h.Run(engine.RunOptions{ForceDelete: true})
+	if h.SO.Len() != 0 {
+		t.Fatalf("forced run left %d items", h.SO.Len())
 	}
 	// A few deletes stay below the guard.
 	for i := range 20 {
-		h.so.Put(single(fmt.Sprintf("again %02d", i), t0.Add(time.Duration(i+1)*time.Hour)))
+		h.SO.Put(enginetest.Single(fmt.Sprintf("again %02d", i), enginetest.T0.Add(time.Duration(i+1)*time.Hour)))
 	}
-	h.run()
-	for _, e := range h.cal.Events()[:3] {
-		h.cal.Remove(e.ID)
+	h.Run()
+	for _, e := range h.Cal.Events()[:3] {
+		h.Cal.Remove(e.ID)
 	}
-	h.run()
-	if h.so.Len() != 17 {
-		t.Fatalf("superoffice has %d, want 17", h.so.Len())
+	h.Run()
+	if h.SO.Len() != 17 {
+		t.Fatalf("superoffice has %d, want 17", h.SO.Len())
 	}
 }
 
 func TestDryRunWritesNothing(t *testing.T) {
-	h := newHarness(t, Policy{})
-	h.so.Put(single("A", t0.Add(time.Hour)))
-	h.cal.Put(single("B", t0.Add(2*time.Hour)))
+	h := enginetest.NewHarness(t, engine.Policy{})
+	h.SO.Put(enginetest.Single("A", enginetest.T0.Add(time.Hour)))
+	h.Cal.Put(enginetest.Single("B", enginetest.T0.Add(2*time.Hour)))
 	for range 2 {
-		res := h.run(RunOptions{DryRun: true})
-		if len(res.PlanFor(Calendar)) != 1 || len(res.PlanFor(SuperOffice)) != 1 || len(res.Done) != 0 {
+		res := h.Run(engine.RunOptions{DryRun: true})
+		if len(res.PlanFor(engine.Calendar)) != 1 || len(res.PlanFor(engine.SuperOffice)) != 1 || len(res.Done) != 0 {
 			t.Fatalf("dry run plan %v done %v", res.Plan, res.Done)
 		}
 		if s := res.Plan[0].String(); s == "" {
 			t.Fatal("empty action text")
 		}
 	}
-	if h.so.Len() != 1 || h.cal.Len() != 1 || h.store.Len(h.link.Key) != 0 {
+	if h.SO.Len() != 1 || h.Cal.Len() != 1 || h.Pairs() != 0 {
 		t.Fatal("dry run wrote something")
 	}
-	h.run()
-	h.requireSame()
+	h.Run()
+	h.RequireSame()
 }
 
 func TestWindowChangeNeverDuplicatesOrDeletes(t *testing.T) {
 	day := 24 * time.Hour
-	h := newHarness(t, Policy{Past: 30 * day, Future: 365 * day})
+	h := enginetest.NewHarness(t, engine.Policy{Past: 30 * day, Future: 365 * day})
 	for i := range 10 {
-		h.so.Put(single(fmt.Sprintf("so %d", i), t0.Add(time.Duration(i*40)*day)))
-		h.cal.Put(single(fmt.Sprintf("cal %d", i), t0.Add(time.Duration(i*40)*day+time.Hour)))
+		h.SO.Put(enginetest.Single(fmt.Sprintf("so %d", i), enginetest.T0.Add(time.Duration(i*40)*day)))
+		h.Cal.Put(enginetest.Single(fmt.Sprintf("cal %d", i), enginetest.T0.Add(time.Duration(i*40)*day+time.Hour)))
 	}
-	h.run()
-	before := h.so.Len() + h.cal.Len()
+	h.Run()
+	before := h.SO.Len() + h.Cal.Len()
 	for _, fut := range []time.Duration{30 * day, 7 * day, 400 * day, 90 * day, 365 * day} {
-		h.link.Policy.Future = fut
-		res := h.run()
-		if n := countOps(res, SuperOffice, OpDelete) + countOps(res, Calendar, OpDelete); n != 0 {
+		h.Link.Policy.Future = fut
+		res := h.Run()
+		if n := enginetest.CountOps(res, engine.SuperOffice, engine.OpDelete) + enginetest.CountOps(res, engine.Calendar, engine.OpDelete); n != 0 {
 			t.Fatalf("future %s: %d deletes", fut, n)
 		}
-		h.link.Policy.Past = fut / 2
-		h.run()
+		h.Link.Policy.Past = fut / 2
+		h.Run()
 	}
-	h.link.Policy.Future, h.link.Policy.Past = 400*day, 30*day
-	h.run()
-	h.settle()
-	if h.so.Len() != h.cal.Len() {
-		t.Fatalf("superoffice %d, calendar %d", h.so.Len(), h.cal.Len())
+	h.Link.Policy.Future, h.Link.Policy.Past = 400*day, 30*day
+	h.Run()
+	h.Settle()
+	if h.SO.Len() != h.Cal.Len() {
+		t.Fatalf("superoffice %d, calendar %d", h.SO.Len(), h.Cal.Len())
 	}
-	if after := h.so.Len() + h.cal.Len(); after < before {
+	if after := h.SO.Len() + h.Cal.Len(); after < before {
 		t.Fatalf("items lost: %d -> %d", before, after)
 	}
-	h.requireSame()
-	h.requireTagged()
+	h.RequireSame()
+	h.RequireTagged()
 }
 
 func TestExpiredCursorRereadsWithoutWrites(t *testing.T) {
-	h := newHarness(t, Policy{})
+	h := enginetest.NewHarness(t, engine.Policy{})
 	for i := range 30 {
-		h.so.Put(single(fmt.Sprintf("s%d", i), t0.Add(time.Duration(i)*time.Hour)))
-		h.cal.Put(single(fmt.Sprintf("c%d", i), t0.Add(time.Duration(i)*time.Hour+30*time.Minute)))
+		h.SO.Put(enginetest.Single(fmt.Sprintf("s%d", i), enginetest.T0.Add(time.Duration(i)*time.Hour)))
+		h.Cal.Put(enginetest.Single(fmt.Sprintf("c%d", i), enginetest.T0.Add(time.Duration(i)*time.Hour+30*time.Minute)))
 	}
-	h.run()
-	h.soP.ExpireCursors()
-	h.calP.ExpireCursors()
-	h.ops.reset()
-	res := h.run()
-	if len(res.Full) != 2 || len(res.Done) != 0 || h.ops.writes() != 0 {
-		t.Fatalf("full=%v done=%v writes=%d", res.Full, res.Done, h.ops.writes())
+	h.Run()
+	h.SOP.ExpireCursors()
+	h.CalP.ExpireCursors()
+	h.Ops.Reset()
+	res := h.Run()
+	if len(res.Full) != 2 || len(res.Done) != 0 || h.Ops.Writes() != 0 {
+		t.Fatalf("full=%v done=%v writes=%d", res.Full, res.Done, h.Ops.Writes())
 	}
 	// A real difference made meanwhile is still applied.
-	h.edit(SuperOffice, "s3", retitle("s3 edited"))
-	h.soP.ExpireCursors()
-	res = h.run()
-	if countOps(res, Calendar, OpUpdate) != 1 || len(res.Done) != 1 {
+	h.Edit(engine.SuperOffice, "s3", enginetest.Retitle("s3 edited"))
+	h.SOP.ExpireCursors()
+	res = h.Run()
+	if enginetest.CountOps(res, engine.Calendar, engine.OpUpdate) != 1 || len(res.Done) != 1 {
 		t.Fatalf("done = %v", res.Done)
 	}
-	h.requireSame()
+	h.RequireSame()
 }
 
 func TestLostStoreRepairsByCorrelation(t *testing.T) {
-	h := newHarness(t, Policy{})
+	h := enginetest.NewHarness(t, engine.Policy{})
 	for i := range 15 {
-		h.so.Put(single(fmt.Sprintf("s%d", i), t0.Add(time.Duration(i)*time.Hour)))
-		h.cal.Put(single(fmt.Sprintf("c%d", i), t0.Add(time.Duration(i)*time.Hour+30*time.Minute)))
+		h.SO.Put(enginetest.Single(fmt.Sprintf("s%d", i), enginetest.T0.Add(time.Duration(i)*time.Hour)))
+		h.Cal.Put(enginetest.Single(fmt.Sprintf("c%d", i), enginetest.T0.Add(time.Duration(i)*time.Hour+30*time.Minute)))
 	}
-	h.run()
+	h.Run()
 	// A re-created item (edit beat a delete) carries the pair's id on both sides.
-	h.remove(SuperOffice, "s1")
-	h.edit(Calendar, "s1", retitle("s1 kept"))
-	h.run()
-	pairs := h.store.Len(h.link.Key)
+	h.Remove(engine.SuperOffice, "s1")
+	h.Edit(engine.Calendar, "s1", enginetest.Retitle("s1 kept"))
+	h.Run()
+	pairs := h.Pairs()
 	// The store is lost, and an edit happens meanwhile.
-	h.store = NewMemStore()
-	h.cfg.Store = h.store
-	h.rebuild()
-	h.clock.Advance(time.Minute)
-	h.edit(Calendar, "s2", retitle("s2 edited while the store was gone"))
-	h.ops.reset()
-	res := h.run()
-	if n := countOps(res, SuperOffice, OpCreate) + countOps(res, Calendar, OpCreate); n != 0 {
+	h.Store = engine.NewMemStore()
+	h.Cfg.Store = h.Store
+	h.Rebuild()
+	h.Clock.Advance(time.Minute)
+	h.Edit(engine.Calendar, "s2", enginetest.Retitle("s2 edited while the store was gone"))
+	h.Ops.Reset()
+	res := h.Run()
+	if n := enginetest.CountOps(res, engine.SuperOffice, engine.OpCreate) + enginetest.CountOps(res, engine.Calendar, engine.OpCreate); n != 0 {
 		t.Fatalf("re-pairing created %d items: %v", n, res.Done)
 	}
-	if countOps(res, SuperOffice, OpUpdate) != 1 {
+	if enginetest.CountOps(res, engine.SuperOffice, engine.OpUpdate) != 1 {
 		t.Fatalf("the edit made meanwhile was not applied: %v", res.Done)
 	}
-	if got := h.store.Len(h.link.Key); got != pairs {
+	if got := h.Pairs(); got != pairs {
 		t.Fatalf("pairs %d, want %d", got, pairs)
 	}
-	h.requireSame()
-	if res := h.run(); len(res.Done) != 0 {
+	h.RequireSame()
+	if res := h.Run(); len(res.Done) != 0 {
 		t.Fatalf("quiet run wrote %v", res.Done)
 	}
 }
 
 func TestIdleRunCost(t *testing.T) {
-	h := newHarness(t, Policy{})
+	h := enginetest.NewHarness(t, engine.Policy{})
 	for i := range 50 {
-		h.so.Put(single(fmt.Sprintf("s%d", i), t0.Add(time.Duration(i)*time.Hour)))
+		h.SO.Put(enginetest.Single(fmt.Sprintf("s%d", i), enginetest.T0.Add(time.Duration(i)*time.Hour)))
 	}
-	h.run()
-	h.run()
-	h.ops.reset()
-	res := h.run()
-	if h.ops.get("superoffice.ListChanges") != 1 || h.ops.get("calendar.ListChanges") != 1 {
-		t.Fatalf("idle run listed %v", h.ops.ops)
+	h.Run()
+	h.Run()
+	h.Ops.Reset()
+	res := h.Run()
+	if h.Ops.Get("superoffice.ListChanges") != 1 || h.Ops.Get("calendar.ListChanges") != 1 {
+		t.Fatalf("idle run listed %v", h.Ops.All())
 	}
-	if total := len(h.ops.ops); total != 2 || len(res.Done) != 0 {
-		t.Fatalf("idle run made calls %v", h.ops.ops)
+	if total := len(h.Ops.All()); total != 2 || len(res.Done) != 0 {
+		t.Fatalf("idle run made calls %v", h.Ops.All())
 	}
 }
 
 // throttling wraps an endpoint that refuses the first n calls.
 type throttling struct {
-	Endpoint
+	engine.Endpoint
 	left  *int
 	after time.Duration
 }
@@ -436,18 +438,18 @@ func (t throttling) ListChanges(ctx context.Context, req sdk.ChangesRequest) (sd
 }
 
 func TestThrottleHonoursRetryAfter(t *testing.T) {
-	h := newHarness(t, Policy{})
-	h.so.Put(single("A", t0.Add(time.Hour)))
+	h := enginetest.NewHarness(t, engine.Policy{})
+	h.SO.Put(enginetest.Single("A", enginetest.T0.Add(time.Hour)))
 	left := 2
-	h.link.Calendar = throttling{h.link.Calendar, &left, 7 * time.Second}
-	h.run()
-	if len(h.sleeps) != 2 || h.sleeps[0] < 7*time.Second || h.sleeps[1] < 7*time.Second {
-		t.Fatalf("sleeps = %v, want two of at least 7s", h.sleeps)
+	h.Link.Calendar = throttling{h.Link.Calendar, &left, 7 * time.Second}
+	h.Run()
+	if len(h.Sleeps) != 2 || h.Sleeps[0] < 7*time.Second || h.Sleeps[1] < 7*time.Second {
+		t.Fatalf("sleeps = %v, want two of at least 7s", h.Sleeps)
 	}
 	// A hint longer than the in-run budget fails the run with the throttle error.
 	left = 1
-	h.link.Calendar = throttling{h.link.Calendar.(throttling).Endpoint, &left, time.Hour}
-	_, err := h.eng.Run(context.Background(), h.link, RunOptions{})
+	h.Link.Calendar = throttling{h.Link.Calendar.(throttling).Endpoint, &left, time.Hour}
+	_, err := h.Eng.Run(context.Background(), h.Link, engine.RunOptions{})
 	if d, ok := sdk.RetryAfter(err); !ok || d != time.Hour {
 		t.Fatalf("err = %v, want a throttle with retry-after 1h", err)
 	}

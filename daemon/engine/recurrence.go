@@ -291,9 +291,9 @@ func overlaps(start, end time.Time, w sdk.Window) bool {
 	return w.Contains(start, end)
 }
 
-// inWindow reports whether ev touches the window. A series counts when one of its
+// InWindow reports whether ev touches the window. A series counts when one of its
 // occurrences does; a rule that cannot be expanded counts by its span.
-func inWindow(ev sdk.Event, w sdk.Window) bool {
+func InWindow(ev sdk.Event, w sdk.Window) bool {
 	if ev.Kind == sdk.KindException && !ev.OriginalStart.IsZero() {
 		return w.Contains(ev.Start, ev.End) || w.Contains(ev.OriginalStart, ev.OriginalStart.Add(ev.End.Sub(ev.Start)))
 	}

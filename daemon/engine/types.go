@@ -17,8 +17,11 @@ const (
 	Calendar    Side = "calendar"
 )
 
-// Sides lists both sides in a fixed order.
+// sides lists both sides in a fixed order.
 var sides = [2]Side{SuperOffice, Calendar}
+
+// Sides returns both sides: superoffice, calendar.
+func Sides() [2]Side { return sides }
 
 // Other returns the opposite side.
 func (s Side) Other() Side {
