@@ -220,8 +220,8 @@ type request struct {
 	ifMatch string
 	page    int // odata.maxpagesize, 0 = none
 	op      string
-	// idempotent marks a request that may simply be sent again when its answer
-	// arrives cut off (GETs, batches of GETs).
+	// idempotent marks a POST that may be sent again (see retrySafe); GETs are
+	// re-read when their answer arrives cut off.
 	idempotent bool
 }
 
@@ -261,7 +261,7 @@ func (c *conn) do(ctx context.Context, r request, out any) (int, error) {
 			if ctx.Err() != nil {
 				return 0, fmt.Errorf("%s: %w", r.op, ctx.Err())
 			}
-			if attempt+1 < maxAttempts {
+			if attempt+1 < maxAttempts && c.retrySafe(r) {
 				if werr := c.p.sleep(ctx, backoff(attempt)); werr != nil {
 					return 0, fmt.Errorf("%s: %w", r.op, werr)
 				}
@@ -271,7 +271,9 @@ func (c *conn) do(ctx context.Context, r request, out any) (int, error) {
 		}
 		if status >= 400 {
 			ge := decodeGraphError(status, h, data, c.p.now())
-			if transient(status) && attempt+1 < maxAttempts {
+			// 429 and 503 mean "not done"; other 5xx may hide a write that happened.
+			notDone := status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
+			if transient(status) && attempt+1 < maxAttempts && (notDone || c.retrySafe(r)) {
 				wait := ge.RetryAfter
 				if wait == 0 {
 					wait = backoff(attempt)
@@ -297,6 +299,13 @@ func (c *conn) do(ctx context.Context, r request, out any) (int, error) {
 		}
 		return status, nil
 	}
+}
+
+// retrySafe tells whether sending r again cannot duplicate anything: every method but
+// POST, and POSTs marked idempotent (creates carrying a transactionId, batches of
+// reads or deletes, meeting responses).
+func (c *conn) retrySafe(r request) bool {
+	return r.method != http.MethodPost || r.idempotent
 }
 
 func (c *conn) once(ctx context.Context, r request, body []byte) (int, http.Header, []byte, error) {
@@ -412,7 +421,7 @@ func (c *conn) batch(ctx context.Context, op string, items []batchItem) ([]batch
 					Body    json.RawMessage   `json:"body"`
 				} `json:"responses"`
 			}
-			if _, err := c.do(ctx, request{method: http.MethodPost, path: "/$batch", body: map[string]any{"requests": reqs}, op: op + " (batch)", idempotent: allGets(items)}, &resp); err != nil {
+			if _, err := c.do(ctx, request{method: http.MethodPost, path: "/$batch", body: map[string]any{"requests": reqs}, op: op + " (batch)", idempotent: readsOrDeletes(items)}, &resp); err != nil {
 				return nil, err
 			}
 			var retry []int
@@ -462,9 +471,9 @@ func (c *conn) batch(ctx context.Context, op string, items []batchItem) ([]batch
 	return out, nil
 }
 
-func allGets(items []batchItem) bool {
+func readsOrDeletes(items []batchItem) bool {
 	for _, it := range items {
-		if it.method != http.MethodGet {
+		if it.method != http.MethodGet && it.method != http.MethodDelete {
 			return false
 		}
 	}

@@ -53,6 +53,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -282,42 +283,48 @@ func (p *Provider) Identify(ctx context.Context, t sdk.Target, tok sdk.TokenInfo
 	if !errors.As(err, &ge) || ge.Status != http.StatusBadRequest && ge.Status != http.StatusForbidden {
 		return sdk.Account{}, err
 	}
-	// Not a delegated token: an application token reads the organization.
-	var org struct {
-		Value []struct {
-			ID          string `json:"id"`
-			DisplayName string `json:"displayName"`
-		} `json:"value"`
+	// Not a delegated token. An application token must be accepted by the tenant's
+	// directory; its tenant and roles come from its claims, which Graph just vouched
+	// for by accepting it.
+	var users struct {
+		Value []gUser `json:"value"`
 	}
-	if _, oerr := c.do(ctx, request{method: http.MethodGet, path: "/organization?$select=id,displayName", op: "identify the tenant"}, &org); oerr != nil {
-		return sdk.Account{}, fmt.Errorf("identify token: neither a user (%v) nor an application of the tenant: %w", err, oerr)
+	if _, uerr := c.do(ctx, request{method: http.MethodGet, path: "/users?$top=1&$select=id", op: "check the application token"}, &users); uerr != nil {
+		return sdk.Account{}, fmt.Errorf("identify token: neither a user (%v) nor an application of the tenant: %w", err, uerr)
 	}
-	if len(org.Value) == 0 {
-		return sdk.Account{}, fmt.Errorf("identify the tenant: Graph listed no organization")
+	claims := tokenClaims(tok.AccessToken)
+	if !slices.ContainsFunc(claims.Roles, func(r string) bool { return strings.EqualFold(r, "Calendars.ReadWrite") }) {
+		return sdk.Account{}, fmt.Errorf("%w: the application token has no Calendars.ReadWrite role (roles: %q): grant the application permission and admin consent in Entra ID", sdk.ErrPermissionDenied, claims.Roles)
 	}
-	if inst := c.inst; inst.tenant != "" && strings.Count(inst.tenant, "-") == 4 && !strings.EqualFold(inst.tenant, org.Value[0].ID) {
-		return sdk.Account{}, fmt.Errorf("%w: the token belongs to tenant %s, not the configured %s", sdk.ErrPermissionDenied, org.Value[0].ID, inst.tenant)
+	tenant := claims.TenantID
+	if tenant == "" {
+		tenant = c.inst.tenant
 	}
-	return sdk.Account{ID: org.Value[0].ID, Name: org.Value[0].DisplayName, Kind: sdk.AccountUser, IsAdmin: true, Extra: map[string]string{"tenant_id": org.Value[0].ID, "roles": strings.Join(tokenRoles(tok.AccessToken), " ")}}, nil
+	if inst := c.inst; inst.tenant != "" && strings.Count(inst.tenant, "-") == 4 && !strings.EqualFold(inst.tenant, tenant) {
+		return sdk.Account{}, fmt.Errorf("%w: the token belongs to tenant %s, not the configured %s", sdk.ErrPermissionDenied, tenant, inst.tenant)
+	}
+	return sdk.Account{ID: tenant, Name: "tenant " + tenant, Kind: sdk.AccountUser, IsAdmin: true, Extra: map[string]string{"tenant_id": tenant, "roles": strings.Join(claims.Roles, " ")}}, nil
 }
 
-// tokenRoles reads the roles claim of an access token, for information only.
-func tokenRoles(tok string) []string {
+type accessClaims struct {
+	TenantID string   `json:"tid"`
+	Roles    []string `json:"roles"`
+}
+
+// tokenClaims reads the tid and roles claims of an access token without checking its
+// signature: only for a token Graph has just accepted.
+func tokenClaims(tok string) accessClaims {
+	var c accessClaims
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
-		return nil
+		return c
 	}
 	b, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return nil
+		return c
 	}
-	var c struct {
-		Roles []string `json:"roles"`
-	}
-	if json.Unmarshal(b, &c) != nil {
-		return nil
-	}
-	return c.Roles
+	_ = json.Unmarshal(b, &c)
+	return c
 }
 
 // LookupAccount resolves a mailbox (user id, UPN or address) or a room (address,

@@ -175,7 +175,7 @@ func (p *Provider) Create(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 		body["transactionId"] = tid
 	}
 	var g gEvent
-	if _, err := c.do(ctx, request{method: http.MethodPost, path: c.calPath + "/events", body: body, op: "create event"}, &g); err != nil {
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: c.calPath + "/events", body: body, op: "create event", idempotent: body["transactionId"] != nil}, &g); err != nil {
 		return sdk.Event{}, err
 	}
 	if g.ID == "" {
@@ -340,7 +340,7 @@ func (c *conn) respond(ctx context.Context, cur *gEvent, want sdk.Response) (sdk
 	if want == have || action == "" {
 		return c.eventOf(ctx, cur)
 	}
-	if _, err := c.do(ctx, request{method: http.MethodPost, path: c.eventPath(cur.ID) + "/" + action, body: map[string]any{"sendResponse": false}, op: action + " " + cur.ID}, nil); err != nil {
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: c.eventPath(cur.ID) + "/" + action, body: map[string]any{"sendResponse": false}, op: action + " " + cur.ID, idempotent: true}, nil); err != nil {
 		return sdk.Event{}, err
 	}
 	g, err := c.getItem(ctx, cur.ID, "read event "+cur.ID)

@@ -204,3 +204,21 @@ func TestMeetingsAreNotMailed(t *testing.T) {
 		t.Fatalf("sync made Exchange send %d mails", after-before)
 	}
 }
+
+// Without a correlation id there is no transactionId, so a create whose answer was
+// lost is not sent again: an error is better than a duplicate.
+func TestCreateWithoutCorrelationIsNotRetried(t *testing.T) {
+	e := newEnv(t, graphtest.Options{})
+	e.p.transport = &dropFirstPost{base: http.DefaultTransport}
+	if err := e.p.Configure(e.ctx, "acme", map[string]string{"endpoint": e.ts.URL}); err != nil {
+		t.Fatal(err)
+	}
+	tg := e.target("user1@m365.test")
+	if _, err := e.p.Create(e.ctx, tg, sdk.Event{Kind: sdk.KindSingle, Title: "anonymous", Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)}); err == nil {
+		t.Fatal("a lost answer went unnoticed")
+	}
+	evs, _, _, _ := e.round(tg, "", e.window(), 0)
+	if len(evs) != 1 {
+		t.Fatalf("%d items after one create", len(evs))
+	}
+}

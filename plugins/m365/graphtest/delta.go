@@ -18,7 +18,7 @@ import (
 //	U, C   the mailbox and calendar the round belongs to
 //	WS, WE the window fixed by the round's first request
 //	S      the mailbox change counter the round is based on (0 with I set: initial)
-//	T      the counter the round reads up to (skip tokens only)
+//	T, F   the counter the round reads up to, fixed at its first page (skip tokens)
 //	K      the sort key of the last item handed out (skip tokens only)
 //	E      the epoch: /_emulator/faults {"expire_cursors":true} bumps it, and every
 //	       older token answers 410 SyncStateNotFound
@@ -29,6 +29,7 @@ type deltaState struct {
 	WE int64  `json:"we"`
 	S  uint64 `json:"s"`
 	T  uint64 `json:"t,omitempty"`
+	F  bool   `json:"f,omitempty"` // T is fixed (the round has begun)
 	K  string `json:"k,omitempty"`
 	E  uint64 `json:"e"`
 	I  bool   `json:"i,omitempty"`
@@ -101,7 +102,7 @@ func (s *Server) handleDelta(rc *reqCtx, sc scope) (int, any, *apiError) {
 			return 0, nil, syncStateGone(st)
 		}
 		if q.Get("$deltatoken") != "" {
-			st.T, st.K = 0, ""
+			st.T, st.F, st.K = 0, false, ""
 		}
 	default:
 		from, to, err := windowParams(rc)
@@ -110,8 +111,8 @@ func (s *Server) handleDelta(rc *reqCtx, sc scope) (int, any, *apiError) {
 		}
 		st = deltaState{U: sc.u.ID, C: cal.id, WS: from.Unix(), WE: to.Unix(), E: s.epoch, I: true}
 	}
-	if st.T == 0 {
-		st.T = sc.u.seq // a new round reads up to now
+	if !st.F {
+		st.T, st.F = sc.u.seq, true // a new round reads up to now
 	}
 	from, to := time.Unix(st.WS, 0).UTC(), time.Unix(st.WE, 0).UTC()
 	items := s.deltaItems(cal, from, to, st)
