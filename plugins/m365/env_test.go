@@ -72,7 +72,7 @@ func newEnv(t testing.TB, opts graphtest.Options) *env {
 		e.mu.Unlock()
 		return ctx.Err()
 	}
-	if err := e.p.Configure(e.ctx, "acme", map[string]string{"endpoint": ts.URL, "tenant_id": srv.TenantID(), "client_id": graphtest.DefaultClientID, "client_secret": graphtest.DefaultClientSecret}); err != nil {
+	if err := e.p.Configure(e.ctx, "acme", srv.Settings(ts.URL, false)); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -482,3 +482,20 @@ func (s *Server) handlePlaces(rc *reqCtx, segs []string) (int, any, *apiError) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Settings are the m365 provider settings that point an instance at this emulator
+// served at baseURL (scheme://host:port): endpoint, tenant_id, client_id,
+// client_secret and auth ("delegated", or "application" when application is set).
+func (s *Server) Settings(baseURL string, application bool) map[string]string {
+	auth := "delegated"
+	if application {
+		auth = "application"
+	}
+	return map[string]string{
+		"endpoint":      strings.TrimRight(baseURL, "/"),
+		"tenant_id":     s.tenantID,
+		"client_id":     s.opts.ClientID,
+		"client_secret": s.opts.ClientSecret,
+		"auth":          auth,
+	}
+}

@@ -82,4 +82,14 @@
 // Populate, AddUser, AddResource, AddCalendar, RegisterApp, GrantAdminConsent,
 // SetAccessPolicy, SeedEvents, RevokeUser, ExpireAccessTokens, ExpireCursors,
 // MoveItems, Lifecycle, Stats, MailLog, Reset, AdminToken.
+//
+// # Embedding it
+//
+//	srv := graphtest.New(graphtest.Options{AutoConsent: true})
+//	srv.Populate(2, 1)                        // user1..2@m365.test, room1@m365.test
+//	srv.SeedEvents("user1@m365.test", 50, 1)  // a realistic calendar
+//	// serve srv on a listener at base (e.g. http://127.0.0.1:PORT), then:
+//	settings := srv.Settings(base, false)     // the m365 provider's instance settings
+//	api := base + "/v1.0"                     // SPEC's "url"; srv.AdminToken() its "token"
+//	defer srv.Close()
 package graphtest
