@@ -1,0 +1,389 @@
+package state
+
+// The sync engine's part of state.db, in the buckets bolt.go reserves for it.
+// Every link has a bucket of its own in each, named by its key ("profile/link"),
+// so a link is dropped by deleting three buckets:
+//
+//	pairs/
+//	  <profile>/<link>/          bucket
+//	    p/                       <pair id>          JSON engine.Pair
+//	    so/                      <superoffice id>   pair id (index)
+//	    cal/                     <calendar id>      pair id (index)
+//	cursors/
+//	  <profile>/<link>/          bucket
+//	    superoffice | calendar   JSON engine.CursorState
+//	intents/
+//	  <profile>/<link>/          bucket
+//	    <pair id>                JSON engine.Intent
+//
+// The correlation id of a pair is its id, so the p bucket is the correlation
+// index. A Batch is one write transaction; reads copy out by decoding.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"synchronizer/daemon/engine"
+)
+
+var (
+	subPairs = []byte("p")
+	subSO    = []byte("so")
+	subCal   = []byte("cal")
+)
+
+// SyncStore is the engine's Store on the state file.
+type SyncStore struct {
+	db *bolt.DB
+}
+
+var _ engine.Store = (*SyncStore)(nil)
+
+// SyncStore returns the engine's store on this file. It lives as long as b.
+func (b *Bolt) SyncStore() *SyncStore { return &SyncStore{db: b.db} }
+
+func indexName(s engine.Side) []byte {
+	if s == engine.SuperOffice {
+		return subSO
+	}
+	return subCal
+}
+
+func (s *SyncStore) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
+
+// linkBucket returns link's bucket in root, or nil when it has none.
+func linkBucket(tx *bolt.Tx, root []byte, link string) *bolt.Bucket {
+	r := tx.Bucket(root)
+	if r == nil {
+		return nil
+	}
+	return r.Bucket([]byte(link))
+}
+
+func decodePair(raw []byte) (engine.Pair, error) {
+	var p engine.Pair
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return engine.Pair{}, fmt.Errorf("%w: pair: %v", ErrCorrupt, err)
+	}
+	return p, nil
+}
+
+// Pairs implements engine.Store.
+func (s *SyncStore) Pairs(ctx context.Context, link string) ([]engine.Pair, error) {
+	var out []engine.Pair
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		lb := linkBucket(tx, bucketPairs, link)
+		if lb == nil || lb.Bucket(subPairs) == nil {
+			return nil
+		}
+		return lb.Bucket(subPairs).ForEach(func(k, v []byte) error {
+			p, err := decodePair(v)
+			if err != nil {
+				return fmt.Errorf("pair %s: %w", k, err)
+			}
+			out = append(out, p)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read pairs of %s: %w", link, err)
+	}
+	return out, nil
+}
+
+// PairBySide implements engine.Store.
+func (s *SyncStore) PairBySide(ctx context.Context, link string, side engine.Side, id string) (engine.Pair, bool, error) {
+	if id == "" || !side.Valid() {
+		return engine.Pair{}, false, nil
+	}
+	var p engine.Pair
+	found := false
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		lb := linkBucket(tx, bucketPairs, link)
+		if lb == nil {
+			return nil
+		}
+		ib, pb := lb.Bucket(indexName(side)), lb.Bucket(subPairs)
+		if ib == nil || pb == nil {
+			return nil
+		}
+		pid := ib.Get([]byte(id))
+		if pid == nil {
+			return nil
+		}
+		raw := pb.Get(pid)
+		if raw == nil {
+			return fmt.Errorf("%w: index %s/%s points at missing pair %s", ErrCorrupt, side, id, pid)
+		}
+		var err error
+		p, err = decodePair(raw)
+		found = err == nil
+		return err
+	})
+	if err != nil {
+		return engine.Pair{}, false, fmt.Errorf("find pair of %s item %s in %s: %w", side, id, link, err)
+	}
+	return p, found, nil
+}
+
+// PairByCorrelation implements engine.Store.
+func (s *SyncStore) PairByCorrelation(ctx context.Context, link, corr string) (engine.Pair, bool, error) {
+	if corr == "" {
+		return engine.Pair{}, false, nil
+	}
+	var p engine.Pair
+	found := false
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		lb := linkBucket(tx, bucketPairs, link)
+		if lb == nil || lb.Bucket(subPairs) == nil {
+			return nil
+		}
+		raw := lb.Bucket(subPairs).Get([]byte(corr))
+		if raw == nil {
+			return nil
+		}
+		var err error
+		p, err = decodePair(raw)
+		found = err == nil
+		return err
+	})
+	if err != nil {
+		return engine.Pair{}, false, fmt.Errorf("find pair %s in %s: %w", corr, link, err)
+	}
+	return p, found, nil
+}
+
+// Intents implements engine.Store.
+func (s *SyncStore) Intents(ctx context.Context, link string) ([]engine.Intent, error) {
+	var out []engine.Intent
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		lb := linkBucket(tx, bucketIntents, link)
+		if lb == nil {
+			return nil
+		}
+		return lb.ForEach(func(k, v []byte) error {
+			var in engine.Intent
+			if err := json.Unmarshal(v, &in); err != nil {
+				return fmt.Errorf("%w: intent %s: %v", ErrCorrupt, k, err)
+			}
+			out = append(out, in)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read intents of %s: %w", link, err)
+	}
+	return out, nil
+}
+
+// Cursor implements engine.Store.
+func (s *SyncStore) Cursor(ctx context.Context, link string, side engine.Side) (engine.CursorState, bool, error) {
+	var c engine.CursorState
+	found := false
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		lb := linkBucket(tx, bucketCursors, link)
+		if lb == nil {
+			return nil
+		}
+		raw := lb.Get([]byte(side))
+		if raw == nil {
+			return nil
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return fmt.Errorf("%w: cursor: %v", ErrCorrupt, err)
+		}
+		found = true
+		return nil
+	})
+	if err != nil {
+		return engine.CursorState{}, false, fmt.Errorf("read %s cursor of %s: %w", side, link, err)
+	}
+	return c, found, nil
+}
+
+// Commit implements engine.Store: the whole batch in one write transaction.
+func (s *SyncStore) Commit(ctx context.Context, link string, b engine.Batch) error {
+	if link == "" {
+		return errors.New("commit sync state: empty link key")
+	}
+	for _, p := range b.PutPairs {
+		if p.ID == "" {
+			return fmt.Errorf("commit sync state of %s: pair without id", link)
+		}
+	}
+	for _, in := range b.PutIntents {
+		if in.ID == "" {
+			return fmt.Errorf("commit sync state of %s: intent without id", link)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if len(b.PutPairs) > 0 || len(b.DeletePairs) > 0 {
+			lb, err := ensure(tx, bucketPairs, link)
+			if err != nil {
+				return err
+			}
+			pb, err := lb.CreateBucketIfNotExists(subPairs)
+			if err != nil {
+				return err
+			}
+			var idx [2]*bolt.Bucket
+			for i, side := range engine.Sides() {
+				if idx[i], err = lb.CreateBucketIfNotExists(indexName(side)); err != nil {
+					return err
+				}
+			}
+			for _, id := range b.DeletePairs {
+				if err := unindex(pb, idx, []byte(id)); err != nil {
+					return err
+				}
+				if err := pb.Delete([]byte(id)); err != nil {
+					return err
+				}
+			}
+			for _, p := range b.PutPairs {
+				key := []byte(p.ID)
+				if err := unindex(pb, idx, key); err != nil {
+					return err
+				}
+				raw, err := json.Marshal(p)
+				if err != nil {
+					return fmt.Errorf("encode pair %s: %w", p.ID, err)
+				}
+				if err := pb.Put(key, raw); err != nil {
+					return err
+				}
+				for i, ref := range []engine.Ref{p.SO, p.Cal} {
+					if ref.ID != "" {
+						if err := idx[i].Put([]byte(ref.ID), key); err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+		if len(b.PutIntents) > 0 || len(b.DeleteIntents) > 0 {
+			ib, err := ensure(tx, bucketIntents, link)
+			if err != nil {
+				return err
+			}
+			for _, id := range b.DeleteIntents {
+				if err := ib.Delete([]byte(id)); err != nil {
+					return err
+				}
+			}
+			for _, in := range b.PutIntents {
+				raw, err := json.Marshal(in)
+				if err != nil {
+					return fmt.Errorf("encode intent %s: %w", in.ID, err)
+				}
+				if err := ib.Put([]byte(in.ID), raw); err != nil {
+					return err
+				}
+			}
+		}
+		if len(b.Cursors) > 0 {
+			cb, err := ensure(tx, bucketCursors, link)
+			if err != nil {
+				return err
+			}
+			for side, c := range b.Cursors {
+				if !side.Valid() {
+					return fmt.Errorf("cursor for unknown side %q", side)
+				}
+				raw, err := json.Marshal(c)
+				if err != nil {
+					return fmt.Errorf("encode cursor: %w", err)
+				}
+				if err := cb.Put([]byte(side), raw); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("commit sync state of %s: %w", link, err)
+	}
+	return nil
+}
+
+// ensure returns link's bucket in root, creating it.
+func ensure(tx *bolt.Tx, root []byte, link string) (*bolt.Bucket, error) {
+	r := tx.Bucket(root)
+	if r == nil {
+		return nil, fmt.Errorf("%w: bucket %s is missing", ErrCorrupt, root)
+	}
+	return r.CreateBucketIfNotExists([]byte(link))
+}
+
+// unindex removes the index entries of the stored pair key (if any) that point
+// at it.
+func unindex(pb *bolt.Bucket, idx [2]*bolt.Bucket, key []byte) error {
+	raw := pb.Get(key)
+	if raw == nil {
+		return nil
+	}
+	old, err := decodePair(raw)
+	if err != nil {
+		return err
+	}
+	for i, ref := range []engine.Ref{old.SO, old.Cal} {
+		if ref.ID == "" {
+			continue
+		}
+		if cur := idx[i].Get([]byte(ref.ID)); cur != nil && string(cur) == string(key) {
+			if err := idx[i].Delete([]byte(ref.ID)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// DropLink implements engine.Store.
+func (s *SyncStore) DropLink(ctx context.Context, link string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, root := range [][]byte{bucketPairs, bucketCursors, bucketIntents} {
+			r := tx.Bucket(root)
+			if r == nil || r.Bucket([]byte(link)) == nil {
+				continue
+			}
+			if err := r.DeleteBucket([]byte(link)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("drop sync state of %s: %w", link, err)
+	}
+	return nil
+}
+
+// PairCount returns the number of pairs link keeps (for status).
+func (s *SyncStore) PairCount(ctx context.Context, link string) (int, error) {
+	n := 0
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		lb := linkBucket(tx, bucketPairs, link)
+		if lb != nil && lb.Bucket(subPairs) != nil {
+			n = lb.Bucket(subPairs).Stats().KeyN
+		}
+		return nil
+	})
+	return n, err
+}
