@@ -218,7 +218,10 @@ func (l *listing) run(ctx context.Context) error {
 			if link == "" {
 				link = l.deltaStart()
 			}
-			var page gPage
+			var page struct { // the items are not needed: only the links
+				NextLink  string `json:"@odata.nextLink"`
+				DeltaLink string `json:"@odata.deltaLink"`
+			}
 			if _, err := l.c.do(ctx, request{method: http.MethodGet, path: link, page: basePageSize, op: "start change tracking"}, &page); err != nil {
 				return err
 			}
