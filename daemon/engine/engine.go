@@ -213,8 +213,10 @@ type Result struct {
 	Done []Action `json:"done,omitempty"`
 	// Notes explain decisions without a write: conflicts, frozen or quarantined
 	// items, edits not carried over.
-	Notes     []string `json:"notes,omitempty"`
-	Conflicts int      `json:"conflicts,omitempty"`
+	Notes []string `json:"notes,omitempty"`
+	// MoreNotes counts notes left out beyond the first 200.
+	MoreNotes int `json:"more_notes,omitempty"`
+	Conflicts int `json:"conflicts,omitempty"`
 	// ItemErrors are items that could not be written (the rest of the run went on).
 	ItemErrors []string `json:"item_errors,omitempty"`
 	// Pairs is the number of pairs after the run (-1 when the pairs were not loaded).
@@ -247,7 +249,8 @@ func (e *Engine) Run(ctx context.Context, link Link, opts RunOptions) (Result, e
 	log := e.log.With("profile", link.Profile, "link", link.Name)
 	switch {
 	case err != nil:
-		log.Warn("sync run failed", "err", err, "writes", len(res.Done), "planned", len(res.Plan))
+		// The caller (the scheduler) reports failures with its backoff.
+		log.Debug("sync run failed", "err", err, "writes", len(res.Done), "planned", len(res.Plan))
 	case len(res.Done) > 0 || len(res.ItemErrors) > 0 || res.Conflicts > 0:
 		log.Info("sync run", "writes", len(res.Done), "conflicts", res.Conflicts, "item_errors", len(res.ItemErrors), "pairs", res.Pairs)
 	default:

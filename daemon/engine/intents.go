@@ -109,7 +109,7 @@ func (r *run) resolveCreate(ctx context.Context, in Intent, full *[2]bool) (bool
 	}
 	got := found[0]
 	np := in.Pair.Clone()
-	ref := refOf(&np, got)
+	ref := refOf(got)
 	// The synced content is what we sent; a later edit of the copy still shows as
 	// a change.
 	ref.Hash = in.Pair.ref(t).Hash

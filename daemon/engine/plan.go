@@ -70,14 +70,14 @@ func (r *run) hashOf(p *Pair, ev sdk.Event) string {
 	return Hash(ev)
 }
 
-func refOf(p *Pair, ev sdk.Event) Ref {
+func refOf(ev sdk.Event) Ref {
 	start, end := extent(ev)
 	// The hash is the plain one; run.refOf rehashes with the window for endless series.
 	return Ref{ID: ev.ID, Version: ev.Version, Hash: Hash(ev), Start: start, End: end, Series: ev.SeriesID, Extras: cloneMap(ev.Extras)}
 }
 
 func (r *run) refOf(p *Pair, ev sdk.Event) Ref {
-	ref := refOf(p, ev)
+	ref := refOf(ev)
 	ref.Hash = r.hashOf(p, ev)
 	return ref
 }

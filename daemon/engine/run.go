@@ -292,8 +292,16 @@ func (r *run) itemError(format string, args ...any) {
 	r.log.Warn("item not synced", "reason", msg)
 }
 
+// maxNotes bounds a result's notes (a full read after the window narrowed can
+// freeze thousands of pairs); the rest are counted.
+const maxNotes = 200
+
 func (r *run) note(format string, args ...any) {
-	r.res.Notes = append(r.res.Notes, fmt.Sprintf(format, args...))
+	if len(r.res.Notes) < maxNotes {
+		r.res.Notes = append(r.res.Notes, fmt.Sprintf(format, args...))
+		return
+	}
+	r.res.MoreNotes++
 }
 
 // done records a carried-out write.
