@@ -16,18 +16,25 @@ import (
 // instanceStarts lists the starts Graph's calendarView gives for a series.
 func (e *env) instanceStarts(account, masterID string, from, to time.Time) []time.Time {
 	e.t.Helper()
-	st, out := e.graphDo("GET", "/users/"+account+"/events/"+masterID+"/instances?startDateTime="+graphTime(from)+"&endDateTime="+graphTime(to)+"&$top=1000", nil)
-	if st != 200 {
-		e.t.Fatalf("instances: %d %v", st, out)
-	}
 	var got []time.Time
-	for _, v := range out["value"].([]any) {
-		m := v.(map[string]any)
-		s, err := parseDTZ(&gDTZ{DateTime: m["start"].(map[string]any)["dateTime"].(string), TimeZone: "UTC"})
-		if err != nil {
-			e.t.Fatal(err)
+	path := "/users/" + account + "/events/" + masterID + "/instances?startDateTime=" + graphTime(from) + "&endDateTime=" + graphTime(to) + "&$top=1000"
+	for pages := 0; path != "" && pages < 20; pages++ {
+		st, out := e.graphDo("GET", path, nil)
+		if st != 200 {
+			e.t.Fatalf("instances: %d %v", st, out)
 		}
-		got = append(got, s)
+		for _, v := range out["value"].([]any) {
+			m := v.(map[string]any)
+			s, err := parseDTZ(&gDTZ{DateTime: m["start"].(map[string]any)["dateTime"].(string), TimeZone: "UTC"})
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			got = append(got, s)
+		}
+		path = ""
+		if next, ok := out["@odata.nextLink"].(string); ok {
+			path = next[len(e.ts.URL+"/v1.0"):]
+		}
 	}
 	return got
 }

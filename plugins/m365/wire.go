@@ -19,7 +19,7 @@ const (
 )
 
 // expandProps asks Graph to include both properties with an item.
-var expandProps = "singleValueExtendedProperties($filter=id eq '" + propCorrelation + "' or id eq '" + propMeta + "')"
+const expandProps = "singleValueExtendedProperties($filter=id eq '" + propCorrelation + "' or id eq '" + propMeta + "')"
 
 // gEvent is an event as Graph answers it (full item, occurrence stub or removal).
 type gEvent struct {

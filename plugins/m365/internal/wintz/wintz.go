@@ -10,7 +10,6 @@ package wintz
 
 import (
 	"strings"
-	"sync"
 	"time"
 	_ "time/tzdata" // DST rules must not depend on the host's zoneinfo
 )
@@ -176,60 +175,56 @@ type tables struct {
 	ianaCase  map[string]string // lower-case IANA name -> IANA name as spelled
 }
 
-var (
-	once sync.Once
-	tab  tables
-)
+// tab is built once at start-up and only read afterwards.
+var tab = build()
 
-func load() *tables {
-	once.Do(func() {
-		tab = tables{
-			toIANA:    map[string]string{},
-			toWindows: map[string]string{},
-			canonical: map[string]string{},
-			ianaCase:  map[string]string{},
+func build() *tables {
+	t := &tables{
+		toIANA:    map[string]string{},
+		toWindows: map[string]string{},
+		canonical: map[string]string{},
+		ianaCase:  map[string]string{},
+	}
+	for _, row := range windows {
+		win := row[0]
+		key := strings.ToLower(win)
+		t.canonical[key] = win
+		if len(row) > 1 {
+			t.toIANA[key] = row[1]
 		}
-		for _, row := range windows {
-			win := row[0]
-			key := strings.ToLower(win)
-			tab.canonical[key] = win
-			if len(row) > 1 {
-				tab.toIANA[key] = row[1]
+		for _, z := range row[1:] {
+			lz := strings.ToLower(z)
+			if _, dup := t.toWindows[lz]; !dup {
+				t.toWindows[lz] = win
 			}
-			for _, z := range row[1:] {
-				lz := strings.ToLower(z)
-				if _, dup := tab.toWindows[lz]; !dup {
-					tab.toWindows[lz] = win
-				}
-				tab.ianaCase[lz] = z
-			}
+			t.ianaCase[lz] = z
 		}
-		for k, v := range retired {
-			if _, ok := tab.toIANA[k]; !ok {
-				tab.toIANA[k] = v
-			}
+	}
+	for k, v := range retired {
+		if _, ok := t.toIANA[k]; !ok {
+			t.toIANA[k] = v
 		}
-	})
-	return &tab
+	}
+	return t
 }
 
 // IANA returns the canonical IANA name of a Windows zone name (case-insensitive), and
 // whether the name is a known Windows zone.
 func IANA(windowsName string) (string, bool) {
-	z, ok := load().toIANA[strings.ToLower(strings.TrimSpace(windowsName))]
+	z, ok := tab.toIANA[strings.ToLower(strings.TrimSpace(windowsName))]
 	return z, ok
 }
 
 // Windows returns the Windows zone name for an IANA zone name (case-insensitive), and
 // whether one is known.
 func Windows(iana string) (string, bool) {
-	w, ok := load().toWindows[strings.ToLower(strings.TrimSpace(iana))]
+	w, ok := tab.toWindows[strings.ToLower(strings.TrimSpace(iana))]
 	return w, ok
 }
 
 // CanonicalWindows returns a known Windows zone name spelled as Windows spells it.
 func CanonicalWindows(name string) (string, bool) {
-	w, ok := load().canonical[strings.ToLower(strings.TrimSpace(name))]
+	w, ok := tab.canonical[strings.ToLower(strings.TrimSpace(name))]
 	return w, ok
 }
 
@@ -253,7 +248,7 @@ func Resolve(name string) (*time.Location, string, bool) {
 	}
 	if strings.Contains(name, "/") && !strings.HasPrefix(strings.ToLower(name), "tzone:") {
 		spelled := name
-		if s, ok := load().ianaCase[strings.ToLower(name)]; ok {
+		if s, ok := tab.ianaCase[strings.ToLower(name)]; ok {
 			spelled = s
 		}
 		loc, err := time.LoadLocation(spelled)
