@@ -69,3 +69,40 @@ func TestSyncStoreSurvivesReopen(t *testing.T) {
 	}
 	h.RequireSame()
 }
+
+// BenchmarkSyncStorePairs10k reads a link's 10,000 pairs, what a run with any
+// change does before planning.
+func BenchmarkSyncStorePairs10k(b *testing.B) {
+	st := openBench(b)
+	ctx := context.Background()
+	var batch engine.Batch
+	for i := range 10000 {
+		id := engine.CorrelationFor(engine.SuperOffice, time.Duration(i).String())
+		batch.PutPairs = append(batch.PutPairs, engine.Pair{ID: id, Kind: "single", Origin: engine.SuperOffice,
+			SO:  engine.Ref{ID: "so" + id, Version: "2024-05-06T07:00:00", Hash: "0123456789abcdef0123456789abcdef", Start: enginetest.T0, End: enginetest.T0.Add(time.Hour)},
+			Cal: engine.Ref{ID: "cal" + id, Version: "\"3456789\"", Hash: "0123456789abcdef0123456789abcdef", Start: enginetest.T0, End: enginetest.T0.Add(time.Hour)}})
+	}
+	if err := st.Commit(ctx, "p/l", batch); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		ps, err := st.Pairs(ctx, "p/l")
+		if err != nil || len(ps) != 10000 {
+			b.Fatalf("%d pairs, %v", len(ps), err)
+		}
+	}
+}
+
+func openBench(b *testing.B) *SyncStore {
+	key := make([]byte, KeySize)
+	c, err := NewCipher(key, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Open(b.TempDir(), Options{Cipher: c, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s.SyncStore()
+}
