@@ -405,7 +405,7 @@ func (l *listing) takeListed(ctx context.Context, raw []json.RawMessage, before 
 					}
 				}
 			}
-			if err := l.addSingle(&g); err != nil {
+			if err := l.addSingle(&g, false); err != nil {
 				return err
 			}
 		case "occurrence", "exception":
@@ -414,7 +414,7 @@ func (l *listing) takeListed(ctx context.Context, raw []json.RawMessage, before 
 			masters = append(masters, g.ID)
 		}
 	}
-	return l.addSeries(ctx, masters)
+	return l.addSeries(ctx, masters, false)
 }
 
 func allDayAware(g *gEvent, t time.Time) time.Time {
@@ -432,12 +432,15 @@ func (l *listing) previous() *sdk.Window {
 	return &sdk.Window{Start: time.Unix(l.cur.LS, 0), End: time.Unix(l.cur.LE, 0)}
 }
 
-func (l *listing) addSingle(g *gEvent) error {
+// addSingle reports a single. A listing reports what lies in the window; a known
+// change is reported wherever the item now is, so the host learns that an item it
+// holds moved out of the window (it freezes it) instead of keeping the old times.
+func (l *listing) addSingle(g *gEvent, changed bool) error {
 	ev, err := toEvent(g, "")
 	if err != nil {
 		return err
 	}
-	if l.req.Window.Contains(ev.Start, ev.End) {
+	if changed || l.req.Window.Contains(ev.Start, ev.End) {
 		l.out.Events = append(l.out.Events, ev)
 	}
 	return nil
@@ -495,16 +498,17 @@ func (l *listing) takeDelta(ctx context.Context, raw []json.RawMessage) error {
 		case "seriesMaster":
 			masters = append(masters, g.ID)
 		default:
-			if err := l.addSingle(&g); err != nil {
+			if err := l.addSingle(&g, true); err != nil {
 				return err
 			}
 		}
 	}
-	return l.addSeries(ctx, masters)
+	return l.addSeries(ctx, masters, true)
 }
 
-// addSeries reads each series once per round and reports its master and exceptions.
-func (l *listing) addSeries(ctx context.Context, ids []string) error {
+// addSeries reads each series once per round and reports its master and exceptions
+// (a changed series also when it left the window, see addSingle).
+func (l *listing) addSeries(ctx context.Context, ids []string, changed bool) error {
 	var todo []string
 	for _, id := range ids {
 		if id == "" {
@@ -526,16 +530,18 @@ func (l *listing) addSeries(ctx context.Context, ids []string) error {
 	}
 	l.out.Removed = append(l.out.Removed, gone...)
 	for _, g := range singles {
-		if err := l.addSingle(g); err != nil {
+		if err := l.addSingle(g, changed); err != nil {
 			return err
 		}
 	}
 	for _, s := range found {
-		evs, _, err := s.events(l.req.Window)
+		evs, in, err := s.events(l.req.Window)
 		if err != nil {
 			return err
 		}
-		l.out.Events = append(l.out.Events, evs...)
+		if in || changed {
+			l.out.Events = append(l.out.Events, evs...)
+		}
 	}
 	return nil
 }

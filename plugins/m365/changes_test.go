@@ -80,17 +80,28 @@ func TestIncrementalRounds(t *testing.T) {
 	if len(evs) != 0 || !slices.Equal(removed, []string{b.ID}) {
 		t.Fatalf("after a delete: %v removed %v", titles(evs), removed)
 	}
-	// An edit that moves A far outside the window is reported by Graph as a removal;
-	// A still exists, so it is neither reported removed nor as an event in the window.
+	// An edit that moves A far outside the window is reported by Graph as a removal.
+	// A still exists: it is not removed, it is reported where it is now (outside the
+	// window, so the host freezes it rather than keep the old times).
 	if st, out := e.graphDo("PATCH", "/users/user1@m365.test/events/"+a.ID, map[string]any{
 		"start": map[string]string{"dateTime": "2029-01-01T10:00:00", "timeZone": "UTC"},
 		"end":   map[string]string{"dateTime": "2029-01-01T11:00:00", "timeZone": "UTC"},
 	}); st != 200 {
 		t.Fatal(out)
 	}
+	evs, removed, _, cur = e.round(tg, cur, w, 0)
+	if len(evs) != 1 || evs[0].ID != a.ID || w.Contains(evs[0].Start, evs[0].End) || len(removed) != 0 {
+		t.Fatalf("out-of-window move: events %+v removed %v", evs, removed)
+	}
+	// An item created far outside the window (also a "removal" to Graph) is not
+	// reported as removed; as an unknown item outside the window the host ignores it.
+	e.graphDo("POST", "/users/user1@m365.test/calendar/events", map[string]any{
+		"subject": "far", "start": map[string]string{"dateTime": "2030-01-01T10:00:00", "timeZone": "UTC"},
+		"end": map[string]string{"dateTime": "2030-01-01T11:00:00", "timeZone": "UTC"},
+	})
 	evs, removed, _, _ = e.round(tg, cur, w, 0)
-	if len(evs) != 0 || len(removed) != 0 {
-		t.Fatalf("out-of-window move: events %v removed %v", titles(evs), removed)
+	if len(removed) != 0 {
+		t.Fatalf("a far-away create reported as removed: %v", removed)
 	}
 	if n := e.srv.Stats().MailsSent; n != 0 {
 		t.Errorf("%d mails", n)

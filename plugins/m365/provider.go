@@ -18,9 +18,13 @@
 //     it slides are read with a calendarView of the new slice, batched with the delta
 //     request so an idle round is one HTTP request.
 //   - Occurrences come from delta as stubs: the provider reads their series instead
-//     (master plus instances in one $batch) and reports the master, whose Recurrence
-//     lists cancelled occurrences as EXDATEs (v1.0 has no list of them: they are the
-//     pattern's starts missing from /instances), and the exceptions.
+//     (masters, then their instances, each through $batch) and reports the master,
+//     whose Recurrence lists cancelled occurrences as EXDATEs (v1.0 has no list of
+//     them: they are the pattern's starts missing from /instances, from the series'
+//     start to a year past the window, so the list neither shrinks nor grows as the
+//     window slides), and the exceptions that touch the window.
+//   - A change Graph reports is passed on even when the item now lies outside the
+//     window (the host freezes it); listings report only what lies inside.
 //   - Removals may mean "changed outside the window": each one is confirmed with a GET;
 //     only 404s are reported as removed, the rest as changes when inside the window.
 //   - The correlation id lives in a single-value extended property, which delta never

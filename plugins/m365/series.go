@@ -167,6 +167,7 @@ const historyYears = 5
 type series struct {
 	master    *gEvent
 	instances []*gEvent
+	from, to  time.Time // the span cancellations are judged in
 }
 
 // readSeries reads the masters named by ids and their instances around win, all
@@ -210,20 +211,25 @@ func (c *conn) readSeries(ctx context.Context, ids []string, win sdk.Window) (fo
 		rules = append(rules, rule)
 	}
 	// Instances from the series' start (so every cancelled occurrence is known, and
-	// the EXDATE list does not shrink as the window slides past them) to the first
-	// occurrence after the window (so an exception moved across the window's end is
-	// still found by its original start).
+	// the EXDATE list does not shrink as the window slides past them) to a year past
+	// the window (so cancellations do not appear as the window grows into them, and
+	// an exception moved across the window's end is still found by its original
+	// start). An endless series is read again whenever an occurrence of it enters
+	// the window, which keeps that year ahead of it.
 	inst := make([]batchItem, len(masters))
+	spans := make([][2]time.Time, len(masters))
 	for i, m := range masters {
-		from, to := rules[i].dtstart.Add(-time.Minute), win.End
-		if next := rules[i].rule.After(to, true); !next.IsZero() {
-			to = next.Add(rules[i].dur)
-		}
-		from = maxTime(from, win.Start.AddDate(-historyYears, 0, 0))
-		to = minTime(to, win.End.AddDate(1, 0, 7))
+		// Cancellations are looked for in [from, last); the read starts a year
+		// earlier and ends a whole occurrence later, so an exception moved out of
+		// that span (a first occurrence may move anywhere before, the last one past
+		// its successor's start) is still seen.
+		from := maxTime(rules[i].dtstart, win.Start.AddDate(-historyYears, 0, 0))
+		to := win.End.AddDate(1, 0, 7)
 		if !to.After(from) {
 			to = from.Add(time.Minute)
 		}
+		spans[i] = [2]time.Time{from, to}
+		from = from.AddDate(-1, 0, -1)
 		inst[i] = batchItem{method: http.MethodGet, page: 1000, path: c.eventPath(m.ID) + "/instances?" + query("startDateTime", graphTime(from), "endDateTime", graphTime(to), "$expand", expandProps)}
 	}
 	ires, err := c.batch(ctx, "read series instances", inst)
@@ -238,7 +244,7 @@ func (c *conn) readSeries(ctx context.Context, ids []string, win sdk.Window) (fo
 			}
 			return nil, nil, nil, fmt.Errorf("read instances of %s: %w", masters[i].ID, r.err)
 		}
-		s := &series{master: masters[i]}
+		s := &series{master: masters[i], from: spans[i][0], to: spans[i][1]}
 		body := r.body
 		for pages := 0; ; pages++ {
 			var page struct {
@@ -282,7 +288,7 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // events turns a series into the master (with an EXDATE for every occurrence missing
-// from its start up to the end of win) and its exceptions that touch win. inWindow is false when nothing of
+// in the span its instances were read in) and its exceptions that touch win. inWindow is false when nothing of
 // the series touches win.
 func (s *series) events(win sdk.Window) (out []sdk.Event, inWindow bool, err error) {
 	m := s.master
@@ -333,17 +339,14 @@ func (s *series) events(win sdk.Window) (out []sdk.Event, inWindow bool, err err
 		}
 	}
 	var exdates []time.Time
-	from := maxTime(rule.dtstart, win.Start.AddDate(-historyYears, 0, 0))
-	for _, st := range rule.rule.Between(from, win.End, true) {
-		if !st.Before(win.End) {
+	last := rule.rule.Before(s.to, false) // may have moved past s.to: not judged
+	for _, st := range rule.rule.Between(s.from, s.to, true) {
+		if st.Before(s.from) || !st.Before(last) {
 			continue
 		}
 		if !present[st.Unix()] {
 			exdates = append(exdates, st)
 		}
-	}
-	if !inWindow {
-		return nil, false, nil
 	}
 	line := rule.line
 	if meta := m.meta(); meta != nil && meta.RRule != "" && meta.RRule != line {
@@ -359,5 +362,5 @@ func (s *series) events(win sdk.Window) (out []sdk.Event, inWindow bool, err err
 		}
 	}
 	master.Recurrence = append([]string{line}, exdateLines(exdates, m.IsAllDay)...)
-	return append([]sdk.Event{master}, exceptions...), true, nil
+	return append([]sdk.Event{master}, exceptions...), inWindow, nil
 }

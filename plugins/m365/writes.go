@@ -48,24 +48,11 @@ func (c *conn) eventOf(ctx context.Context, g *gEvent) (sdk.Event, error) {
 		if len(gone) > 0 || len(found) == 0 {
 			return sdk.Event{}, fmt.Errorf("read series %s: %w", g.ID, sdk.ErrNotFound)
 		}
-		evs, in, err := found[0].events(w)
+		evs, _, err := found[0].events(w)
 		if err != nil {
 			return sdk.Event{}, err
 		}
-		if in {
-			return evs[0], nil
-		}
-		// Nothing of the series near now: the rule without cancelled occurrences.
-		ev, err := toEvent(found[0].master, "")
-		if err != nil {
-			return sdk.Event{}, err
-		}
-		rule, err := ruleOf(found[0].master)
-		if err != nil {
-			return sdk.Event{}, err
-		}
-		ev.Recurrence = []string{rule.line}
-		return ev, nil
+		return evs[0], nil
 	case "exception":
 		m, err := c.getItem(ctx, g.SeriesMasterID, "read the series of "+g.ID)
 		if err != nil {
