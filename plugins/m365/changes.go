@@ -305,16 +305,8 @@ func (l *listing) run(ctx context.Context) error {
 				return err
 			}
 			if hasSlice {
-				if err := l.takeListed(ctx, slice.Value, l.previous()); err != nil {
+				if err := l.takeSlice(ctx, slice); err != nil {
 					return err
-				}
-				c.Slices = c.Slices[1:]
-				if slice.NextLink != "" {
-					next, err := l.c.rel(slice.NextLink)
-					if err != nil {
-						return err
-					}
-					c.Slices = append([]string{next}, c.Slices...)
 				}
 			}
 			if page.NextLink != "" {
@@ -353,16 +345,8 @@ func (l *listing) run(ctx context.Context) error {
 			if _, err := l.c.do(ctx, request{method: http.MethodGet, path: c.Slices[0], page: l.size, op: "list the window's new part"}, &page); err != nil {
 				return err
 			}
-			if err := l.takeListed(ctx, page.Value, l.previous()); err != nil {
+			if err := l.takeSlice(ctx, page); err != nil {
 				return err
-			}
-			c.Slices = c.Slices[1:]
-			if page.NextLink != "" {
-				next, err := l.c.rel(page.NextLink)
-				if err != nil {
-					return err
-				}
-				c.Slices = append([]string{next}, c.Slices...)
 			}
 			if len(c.Slices) > 0 {
 				l.more()
@@ -384,6 +368,23 @@ func (l *listing) deltaErr(err error) error {
 		return fmt.Errorf("%w: %w", sdk.ErrFullSyncRequired, err)
 	}
 	return err
+}
+
+// takeSlice handles a page of the first pending slice and moves that slice on.
+func (l *listing) takeSlice(ctx context.Context, page gPage) error {
+	if err := l.takeListed(ctx, page.Value, l.previous()); err != nil {
+		return err
+	}
+	c := l.cur
+	c.Slices = c.Slices[1:]
+	if page.NextLink != "" {
+		next, err := l.c.rel(page.NextLink)
+		if err != nil {
+			return err
+		}
+		c.Slices = append([]string{next}, c.Slices...)
+	}
+	return nil
 }
 
 // takeListed handles calendarView items (full, with the properties expanded):

@@ -479,3 +479,42 @@ func readsOrDeletes(items []batchItem) bool {
 	}
 	return true
 }
+
+// maxPages bounds how many nextLinks one walk follows.
+const maxPages = 200
+
+// eachPage GETs path and follows its nextLinks, handing each page's items to fn until
+// fn says stop or the pages end.
+func (c *conn) eachPage(ctx context.Context, path string, pageSize int, op string, fn func(items []json.RawMessage) (stop bool, err error)) error {
+	for pages := 0; path != ""; pages++ {
+		if pages == maxPages {
+			return fmt.Errorf("%s: more than %d pages", op, maxPages)
+		}
+		var page gPage
+		if _, err := c.do(ctx, request{method: http.MethodGet, path: path, page: pageSize, op: op}, &page); err != nil {
+			return err
+		}
+		stop, err := fn(page.Value)
+		if err != nil || stop {
+			return err
+		}
+		path = ""
+		if page.NextLink != "" {
+			if path, err = c.rel(page.NextLink); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// decodeItems decodes a page's items.
+func decodeItems[T any](items []json.RawMessage, op string) ([]T, error) {
+	out := make([]T, len(items))
+	for i, raw := range items {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			return nil, fmt.Errorf("%s: decode an item: %w", op, err)
+		}
+	}
+	return out, nil
+}

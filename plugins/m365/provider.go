@@ -385,33 +385,24 @@ type gRoom struct {
 // findRoom looks a room up in the places API; nil when the caller may not list
 // places (a room mailbox signed in as itself) or no room matches.
 func (p *Provider) findRoom(ctx context.Context, c *conn, key string) (*gRoom, error) {
-	path := "/places/microsoft.graph.room?$top=100"
-	for pages := 0; path != "" && pages < 50; pages++ {
-		var page struct {
-			Value    []gRoom `json:"value"`
-			NextLink string  `json:"@odata.nextLink"`
+	var found *gRoom
+	err := c.eachPage(ctx, "/places/microsoft.graph.room?$top=100", 0, "list rooms", func(items []json.RawMessage) (bool, error) {
+		rooms, err := decodeItems[gRoom](items, "list rooms")
+		if err != nil {
+			return true, err
 		}
-		if _, err := c.do(ctx, request{method: http.MethodGet, path: path, op: "list rooms"}, &page); err != nil {
-			if errors.Is(err, sdk.ErrPermissionDenied) {
-				return nil, nil
-			}
-			return nil, err
-		}
-		for _, r := range page.Value {
+		for i, r := range rooms {
 			if strings.EqualFold(r.EmailAddress, key) || strings.EqualFold(r.DisplayName, key) || r.ID == key {
-				return &r, nil
+				found = &rooms[i]
+				return true, nil
 			}
 		}
-		path = ""
-		if page.NextLink != "" {
-			next, err := c.rel(page.NextLink)
-			if err != nil {
-				return nil, err
-			}
-			path = next
-		}
+		return false, nil
+	})
+	if errors.Is(err, sdk.ErrPermissionDenied) {
+		return nil, nil // no Place.Read.All: look the address up as a user
 	}
-	return nil, nil
+	return found, err
 }
 
 // Licenses is a CRM concept.

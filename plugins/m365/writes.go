@@ -183,32 +183,27 @@ func (p *Provider) Create(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 // neighbours, so a month either side is enough.
 func (c *conn) findOccurrence(ctx context.Context, masterID string, orig time.Time, allDay bool) (*gEvent, error) {
 	path := c.eventPath(masterID) + "/instances?" + query("startDateTime", graphTime(orig.AddDate(0, 0, -32)), "endDateTime", graphTime(orig.AddDate(0, 0, 33)), "$select", "id,type,originalStart,start,end,isAllDay,seriesMasterId")
-	for pages := 0; path != "" && pages < 50; pages++ {
-		var page struct {
-			Value    []gEvent `json:"value"`
-			NextLink string   `json:"@odata.nextLink"`
+	op := "find the occurrence of " + masterID
+	var found *gEvent
+	err := c.eachPage(ctx, path, 1000, op, func(items []json.RawMessage) (bool, error) {
+		inst, err := decodeItems[gEvent](items, op)
+		if err != nil {
+			return true, err
 		}
-		if _, err := c.do(ctx, request{method: http.MethodGet, path: path, page: 1000, op: "find the occurrence of " + masterID}, &page); err != nil {
-			return nil, err
-		}
-		for i := range page.Value {
-			g := &page.Value[i]
-			os, err := time.Parse(time.RFC3339Nano, g.OriginalStart)
+		for i := range inst {
+			os, err := time.Parse(time.RFC3339Nano, inst[i].OriginalStart)
 			if err != nil {
 				continue
 			}
 			if allDay && dateOf(os).Equal(dateOf(orig)) || !allDay && os.Equal(orig) {
-				return g, nil
+				found = &inst[i]
+				return true, nil
 			}
 		}
-		path = ""
-		if page.NextLink != "" {
-			next, err := c.rel(page.NextLink)
-			if err != nil {
-				return nil, err
-			}
-			path = next
-		}
+		return false, nil
+	})
+	if err != nil || found != nil {
+		return found, err
 	}
 	return nil, fmt.Errorf("%w: series %s has no occurrence starting %s (cancelled, or not in the series)", sdk.ErrNotFound, masterID, orig.UTC().Format(time.RFC3339))
 }
@@ -353,16 +348,14 @@ func (c *conn) cancelOccurrences(ctx context.Context, masterID string, starts []
 		from, to = minTime(from, s), maxTime(to, s)
 	}
 	path := c.eventPath(masterID) + "/instances?" + query("startDateTime", graphTime(from.AddDate(0, 0, -1)), "endDateTime", graphTime(to.AddDate(0, 0, 2)), "$select", "id,type,originalStart")
+	op := "list the occurrences of " + masterID
 	var victims []string
-	for pages := 0; path != "" && pages < 100; pages++ {
-		var page struct {
-			Value    []gEvent `json:"value"`
-			NextLink string   `json:"@odata.nextLink"`
+	err := c.eachPage(ctx, path, 1000, op, func(items []json.RawMessage) (bool, error) {
+		inst, err := decodeItems[gEvent](items, op)
+		if err != nil {
+			return true, err
 		}
-		if _, err := c.do(ctx, request{method: http.MethodGet, path: path, page: 1000, op: "list the occurrences of " + masterID}, &page); err != nil {
-			return err
-		}
-		for _, g := range page.Value {
+		for _, g := range inst {
 			os, err := time.Parse(time.RFC3339Nano, g.OriginalStart)
 			if err != nil {
 				continue
@@ -374,14 +367,10 @@ func (c *conn) cancelOccurrences(ctx context.Context, masterID string, starts []
 				victims = append(victims, g.ID)
 			}
 		}
-		path = ""
-		if page.NextLink != "" {
-			next, err := c.rel(page.NextLink)
-			if err != nil {
-				return err
-			}
-			path = next
-		}
+		return false, nil
+	})
+	if err != nil {
+		return err
 	}
 	items := make([]batchItem, len(victims))
 	for i, id := range victims {
@@ -442,32 +431,24 @@ func (p *Provider) FindByCorrelation(ctx context.Context, t sdk.Target, correlat
 	}
 	filter := "singleValueExtendedProperties/Any(ep: ep/id eq '" + propCorrelation + "' and ep/value eq '" + strings.ReplaceAll(correlationID, "'", "''") + "')"
 	path := c.calPath + "/events?" + query("$filter", filter, "$expand", expandProps, "$top", "50")
+	op := "find events by correlation id"
 	var out []sdk.Event
-	for pages := 0; path != "" && pages < 20; pages++ {
-		var page struct {
-			Value    []json.RawMessage `json:"value"`
-			NextLink string            `json:"@odata.nextLink"`
+	err = c.eachPage(ctx, path, 0, op, func(items []json.RawMessage) (bool, error) {
+		found, err := decodeItems[gEvent](items, op)
+		if err != nil {
+			return true, err
 		}
-		if _, err := c.do(ctx, request{method: http.MethodGet, path: path, op: "find events by correlation id"}, &page); err != nil {
-			return nil, err
-		}
-		for _, raw := range page.Value {
-			var g gEvent
-			if err := json.Unmarshal(raw, &g); err != nil {
-				return nil, fmt.Errorf("find events by correlation id: decode: %w", err)
-			}
-			ev, err := c.eventOf(ctx, &g)
+		for i := range found {
+			ev, err := c.eventOf(ctx, &found[i])
 			if err != nil {
-				return nil, err
+				return true, err
 			}
 			out = append(out, ev)
 		}
-		path = ""
-		if page.NextLink != "" {
-			if path, err = c.rel(page.NextLink); err != nil {
-				return nil, err
-			}
-		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

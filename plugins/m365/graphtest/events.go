@@ -440,20 +440,29 @@ func (s *Server) pageOfViews(rc *reqCtx, views []*eventView, exp expandSpec, ctx
 	return http.StatusOK, out, nil
 }
 
+// listQuery reads the $expand and $filter of a listing.
+func listQuery(rc *reqCtx) (expandSpec, eventPred, *apiError) {
+	exp, err := parseExpand(rc.query.Get("$expand"))
+	if err != nil {
+		return exp, nil, err
+	}
+	var pred eventPred
+	if f := rc.query.Get("$filter"); f != "" {
+		if pred, err = compileEventFilter(f); err != nil {
+			return exp, nil, err
+		}
+	}
+	return exp, pred, nil
+}
+
 func (s *Server) handleCalendarView(rc *reqCtx, sc scope) (int, any, *apiError) {
 	from, to, err := windowParams(rc)
 	if err != nil {
 		return 0, nil, err
 	}
-	exp, err := parseExpand(rc.query.Get("$expand"))
+	exp, pred, err := listQuery(rc)
 	if err != nil {
 		return 0, nil, err
-	}
-	var pred eventPred
-	if f := rc.query.Get("$filter"); f != "" {
-		if pred, err = compileEventFilter(f); err != nil {
-			return 0, nil, err
-		}
 	}
 	views := s.viewsInWindow(sc.cal, from, to)
 	if pred != nil {
@@ -489,15 +498,9 @@ func (s *Server) viewsInWindow(cal *calendar, from, to time.Time) []*eventView {
 }
 
 func (s *Server) handleListEvents(rc *reqCtx, sc scope) (int, any, *apiError) {
-	exp, err := parseExpand(rc.query.Get("$expand"))
+	exp, pred, err := listQuery(rc)
 	if err != nil {
 		return 0, nil, err
-	}
-	var pred eventPred
-	if f := rc.query.Get("$filter"); f != "" {
-		if pred, err = compileEventFilter(f); err != nil {
-			return 0, nil, err
-		}
 	}
 	var views []*eventView
 	sc.eachEvent(func(e *event) {

@@ -239,6 +239,32 @@ func showPage(w http.ResponseWriter, status int, data map[string]any) {
 	_ = signInPage.Execute(w, data)
 }
 
+// consentStep shows the sign-in/consent page until the person decides (or approves
+// at once with AutoConsent). It reports the account to act as and whether to go on;
+// a refusal has been answered through fail.
+func (s *Server) consentStep(w http.ResponseWriter, r *http.Request, q url.Values, title, text, action string, fail func(code, desc string)) (string, bool) {
+	login := q.Get("login")
+	if login == "" {
+		login = q.Get("login_hint")
+	}
+	decided := r.Method == http.MethodPost && q.Get("action") != ""
+	if !decided && !s.opts.AutoConsent {
+		params := url.Values{}
+		for k, v := range q {
+			if k != "login" && k != "action" {
+				params[k] = v
+			}
+		}
+		showPage(w, http.StatusOK, map[string]any{"Title": title, "Text": text, "Action": action, "Params": params, "Login": login})
+		return "", false
+	}
+	if decided && q.Get("action") != "approve" {
+		fail("access_denied", "AADSTS65004: User declined to consent to access the app.")
+		return "", false
+	}
+	return login, true
+}
+
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, tenant string) {
 	if err := r.ParseForm(); err != nil {
 		showPage(w, http.StatusBadRequest, map[string]any{"Title": "Sign in", "Error": "malformed request"})
@@ -283,29 +309,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, tenant 
 		fail("invalid_request", "AADSTS9002325: Proof Key for Code Exchange is required for public clients.")
 		return
 	}
-	login := q.Get("login")
-	if login == "" {
-		login = q.Get("login_hint")
-	}
-	decided := r.Method == http.MethodPost && q.Get("action") != ""
-	if !decided && !s.opts.AutoConsent {
-		params := url.Values{}
-		for k, v := range q {
-			if k != "login" && k != "action" {
-				params[k] = v
-			}
-		}
-		showPage(w, http.StatusOK, map[string]any{
-			"Title":  "Sign in to " + a.Name,
-			"Text":   a.Name + " asks for: " + strings.Join(scopes, ", "),
-			"Action": "/" + tenant + "/oauth2/v2.0/authorize",
-			"Params": params,
-			"Login":  login,
-		})
-		return
-	}
-	if decided && q.Get("action") != "approve" {
-		fail("access_denied", "AADSTS65004: User declined to consent to access the app.")
+	login, proceed := s.consentStep(w, r, q, "Sign in to "+a.Name, a.Name+" asks for: "+strings.Join(scopes, ", "), "/"+tenant+"/oauth2/v2.0/authorize", fail)
+	if !proceed {
 		return
 	}
 	s.mu.Lock()
@@ -345,29 +350,8 @@ func (s *Server) handleAdminConsent(w http.ResponseWriter, r *http.Request, v2 b
 		}
 		redirectWith(w, r, redirect, p, false)
 	}
-	login := q.Get("login")
-	if login == "" {
-		login = q.Get("login_hint")
-	}
-	decided := r.Method == http.MethodPost && q.Get("action") != ""
-	if !decided && !s.opts.AutoConsent {
-		params := url.Values{}
-		for k, v := range q {
-			if k != "login" && k != "action" {
-				params[k] = v
-			}
-		}
-		showPage(w, http.StatusOK, map[string]any{
-			"Title":  "Permissions requested: " + a.Name,
-			"Text":   "Accept for your organization: " + strings.Join(a.Roles, ", "),
-			"Action": r.URL.Path,
-			"Params": params,
-			"Login":  login,
-		})
-		return
-	}
-	if decided && q.Get("action") != "approve" {
-		fail("access_denied", "AADSTS65004: User declined to consent to access the app.")
+	login, proceed := s.consentStep(w, r, q, "Permissions requested: "+a.Name, "Accept for your organization: "+strings.Join(a.Roles, ", "), r.URL.Path, fail)
+	if !proceed {
 		return
 	}
 	s.mu.Lock()
