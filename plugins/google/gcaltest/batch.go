@@ -53,12 +53,10 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 		if ct := part.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/http") {
 			in.err = errBadRequest("Each part must be application/http.")
 		} else {
-			req, err := http.ReadRequest(bufio.NewReader(part))
+			req, err := readInnerRequest(part)
 			if err != nil {
 				in.err = errBadRequest("Malformed inner request.")
 			} else {
-				body, _ := io.ReadAll(io.LimitReader(req.Body, 4<<20))
-				req.Body = io.NopCloser(bytes.NewReader(body))
 				req.Host = r.Host
 				req.TLS = r.TLS
 				req.RequestURI = ""
@@ -115,4 +113,32 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "multipart/mixed; boundary="+boundary)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// readInnerRequest parses one application/http part. The body is whatever follows
+// the header block (inner requests often carry no Content-Length).
+func readInnerRequest(part io.Reader) (*http.Request, error) {
+	raw, err := io.ReadAll(io.LimitReader(part, 4<<20))
+	if err != nil {
+		return nil, err
+	}
+	sep := []byte("\r\n\r\n")
+	i := bytes.Index(raw, sep)
+	if i < 0 {
+		sep = []byte("\n\n")
+		i = bytes.Index(raw, sep)
+	}
+	head, body := raw, []byte(nil)
+	if i >= 0 {
+		head, body = raw[:i], raw[i+len(sep):]
+	}
+	req, err := http.ReadRequest(bufio.NewReader(io.MultiReader(bytes.NewReader(head), strings.NewReader("\r\n\r\n"))))
+	if err != nil {
+		return nil, err
+	}
+	body = bytes.TrimRight(body, "\r\n")
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	req.Header.Del("Content-Length")
+	return req, nil
 }

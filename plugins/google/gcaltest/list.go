@@ -415,6 +415,8 @@ func (c *call) expand(cal *calendar, evs []*event, o *listOpts) []*event {
 				continue
 			}
 			out = append(out, seriesInstances(cal, ev, o)...)
+		case ev.w.RecurringEventID != "" && liveMaster(cal, ev.w.RecurringEventID):
+			// Listed by its series' expansion.
 		case ev.deleted():
 			if o.showDeleted && ev.w.RecurringEventID != "" && o.matches(ev) && o.inRange(ev.start, ev.end) {
 				out = append(out, ev)
@@ -426,6 +428,11 @@ func (c *call) expand(cal *calendar, evs []*event, o *listOpts) []*event {
 		}
 	}
 	return out
+}
+
+func liveMaster(cal *calendar, id string) bool {
+	m := cal.events[id]
+	return m != nil && !m.deleted() && m.set != nil
 }
 
 // seriesInstances expands master m inside o's time range: rule occurrences without

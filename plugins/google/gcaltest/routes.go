@@ -50,7 +50,7 @@ var routes = []*route{
 	{method: "GET", prefix: "/calendar/v3/", pattern: []string{"calendars", "{calendarId}"},
 		scopes: scopeCalendarRead, h: (*call).calendarGet},
 	{method: "GET", prefix: "/calendar/v3/", pattern: []string{"users", "me", "calendarList"},
-		params: []string{"maxResults", "minAccessRole", "pageToken", "showDeleted", "showHidden", "syncToken"},
+		params: []string{"maxResults", "minAccessRole", "pageToken", "showDeleted", "showHidden", "showOwnOrganizationOnly", "syncToken"},
 		scopes: scopeCalendarListRead, h: (*call).calendarListList},
 	{method: "GET", prefix: "/calendar/v3/", pattern: []string{"users", "me", "calendarList", "{calendarId}"},
 		scopes: scopeCalendarListRead, h: (*call).calendarListGet},
