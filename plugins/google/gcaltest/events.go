@@ -491,6 +491,14 @@ func (c *call) eventsPatch() (*response, *gerr) {
 		return nil, e
 	}
 	cur := *prev.w
+	if prev.deleted() && prev.w.Start == nil && prev.w.RecurringEventID != "" {
+		// A cancelled occurrence patched back (status "confirmed") takes the series'
+		// values again.
+		if m := cal.events[prev.w.RecurringEventID]; m != nil && !m.deleted() && m.set != nil {
+			cur = *instanceOf(m, prev.orig).w
+			cur.Status = "cancelled"
+		}
+	}
 	cur.Sequence = nil // only a sequence in the patch itself counts
 	w, e := mergePatch(&cur, body)
 	s.mu.Unlock()

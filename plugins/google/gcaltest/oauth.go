@@ -674,7 +674,7 @@ func (o *oauthState) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 func (s *Server) TokenFor(email string, scopes ...string) (string, error) {
 	if len(scopes) == 0 {
 		scopes = []string{"openid", "email", scopePrefix + "calendar.events",
-			scopePrefix + "admin.directory.resource.calendar.readonly"}
+			scopePrefix + "admin.directory.resource.calendar.readonly", scopePrefix + "admin.directory.user.readonly"}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
