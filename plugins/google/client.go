@@ -3,6 +3,7 @@ package google
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -204,6 +205,16 @@ func (p *Provider) serviceToken(ctx context.Context, inst *instance, subject, sc
 func (p *Provider) tokenError(inst *instance, subject, scope string, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
+		if re.ErrorCode == "" {
+			// x/oauth2/jwt leaves the error fields to the caller.
+			var body struct {
+				Error       string `json:"error"`
+				Description string `json:"error_description"`
+			}
+			if json.Unmarshal(re.Body, &body) == nil {
+				re.ErrorCode, re.ErrorDescription = body.Error, body.Description
+			}
+		}
 		switch re.ErrorCode {
 		case "unauthorized_client":
 			return fmt.Errorf("google %s: service account %s may not act for %s with scope %s; in the Admin console (Security > API controls > Domain-wide delegation) authorize its client id for that scope: %w",
@@ -299,6 +310,9 @@ func isQuotaReason(r string) bool {
 // isTransient: a broken connection or a response that could not be decoded (a cut
 // body) — the request may be repeated when it is idempotent.
 func isTransient(err error) bool {
+	if errors.Is(err, sdk.ErrPermissionDenied) || errors.Is(err, sdk.ErrInvalidArgument) || errors.Is(err, sdk.ErrUnauthenticated) {
+		return false // a refused token grant, not the network
+	}
 	var ne net.Error
 	if errors.As(err, &ne) {
 		return true
