@@ -284,7 +284,11 @@ func (c *conn) do(ctx context.Context, what string, policy retryPolicy, fn func(
 		wait := c.p.backoff(attempt, retryAfter)
 		if attempt >= c.p.opts.MaxRetries || wait > c.p.opts.MaxWait {
 			if refused || code == 503 {
-				return fmt.Errorf("%s: %w", what, &sdk.ThrottledError{RetryAfter: wait, Reason: nonEmpty(reason, http.StatusText(code))})
+				hint := wait
+				if retryAfter > 0 {
+					hint = retryAfter // the server's word, without our jitter
+				}
+				return fmt.Errorf("%s: %w", what, &sdk.ThrottledError{RetryAfter: hint, Reason: nonEmpty(reason, http.StatusText(code))})
 			}
 			return c.mapErr(what, err)
 		}

@@ -26,7 +26,7 @@ var t0 = time.Date(2024, 3, 25, 8, 0, 0, 0, time.UTC)
 // env is the provider against an emulator on a loopback listener, with a clock both
 // share and a sleep that advances it instead of waiting.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *gcaltest.Server
 	ts   *httptest.Server
 	p    *Provider
@@ -37,7 +37,7 @@ type env struct {
 	slept time.Duration
 }
 
-func newEnv(t *testing.T, opts gcaltest.Options, popts Options) *env {
+func newEnv(t testing.TB, opts gcaltest.Options, popts Options) *env {
 	t.Helper()
 	e := &env{t: t, now: t0, logs: &bytes.Buffer{}}
 	opts.Now = e.clock

@@ -116,9 +116,9 @@ func (s *Server) EventIDs(calendarID string) []string {
 	return out
 }
 
-// SeedEvents fills a calendar with n deterministic items in-process (no HTTP): a
-// weekly series with one moved and one cancelled occurrence (three items), and for
-// the rest single events between 30 days back and 120 days ahead: every tenth
+// SeedEvents fills a calendar with n deterministic items in-process (no HTTP): weekly
+// series with one moved and one cancelled occurrence each (three items per series;
+// one series, plus one more per 500 items), and for the rest single events between 30 days back and 120 days ahead: every tenth
 // all-day (one to three days), every tenth private, every tenth free, the rest timed
 // working-hours meetings of 30 to 120 minutes in the calendar's zone. The same seed
 // on the same day gives the same events; seeding the same calendar twice with the
@@ -156,10 +156,18 @@ func (s *Server) SeedEvents(account string, n int, seed int64) error {
 		return &event{w: w, start: start, end: end, allDay: allDay, loc: c.loc}
 	}
 	i := 0
+	series := 0
 	if n >= 3 {
-		start := today.AddDate(0, 0, -14).Add(10 * time.Hour)
-		mid := id(0)
-		mw := &Event{ID: mid, Summary: "Weekly planning", Location: "Room 1", Recurrence: []string{"RRULE:FREQ=WEEKLY;COUNT=16"}}
+		series = max(1, n/500) // a realistic share of recurring meetings
+	}
+	for sn := 0; sn < series; sn++ {
+		start := today.AddDate(0, 0, -14+sn%7).Add(time.Duration(10+sn%4) * time.Hour)
+		mid := id(i)
+		title := "Weekly planning"
+		if sn > 0 {
+			title = fmt.Sprintf("Weekly meeting %d", sn+1)
+		}
+		mw := &Event{ID: mid, Summary: title, Location: "Room 1", Recurrence: []string{"RRULE:FREQ=WEEKLY;COUNT=16"}}
 		mev := mk(mw, start, start.Add(time.Hour), false)
 		set, err := recur.Parse(mw.Recurrence, start, c.loc, false)
 		if err != nil {
@@ -169,7 +177,7 @@ func (s *Server) SeedEvents(account string, n int, seed int64) error {
 		s.commit(c, mev)
 		occ := set.Between(start, start.AddDate(1, 0, 0), 16)
 		moved := occ[2]
-		xw := &Event{ID: instanceID(mid, moved, false), Summary: "Weekly planning (moved)", Location: "Room 1",
+		xw := &Event{ID: instanceID(mid, moved, false), Summary: title + " (moved)", Location: "Room 1",
 			RecurringEventID: mid, ICalUID: mw.ICalUID,
 			OriginalStartTime: &EventDateTime{DateTime: moved.Format(time.RFC3339), TimeZone: c.tzName}}
 		xev := mk(xw, moved.Add(2*time.Hour), moved.Add(3*time.Hour), false)
@@ -179,13 +187,13 @@ func (s *Server) SeedEvents(account string, n int, seed int64) error {
 		cw := &Event{ID: instanceID(mid, cancelled, false), Status: "cancelled", RecurringEventID: mid, ICalUID: mw.ICalUID,
 			Organizer: org, OriginalStartTime: &EventDateTime{DateTime: cancelled.Format(time.RFC3339), TimeZone: c.tzName}}
 		s.commit(c, &event{w: cw, start: cancelled, end: cancelled.Add(time.Hour), loc: c.loc, orig: cancelled})
-		i = 3
+		i += 3
 	}
 	titles := []string{"Customer call", "Project review", "Lunch with partner", "Sales meeting", "1:1",
 		"Budget follow-up", "Demo", "Interview", "Workshop", "Site visit"}
 	for k := 1; i < n; i, k = i+1, k+1 {
 		day := today.AddDate(0, 0, rng.IntN(151)-30)
-		w := &Event{ID: id(k + 2), Summary: titles[rng.IntN(len(titles))]}
+		w := &Event{ID: id(i), Summary: titles[rng.IntN(len(titles))]}
 		var ev *event
 		switch k % 10 {
 		case 0:
