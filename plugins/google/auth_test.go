@@ -248,4 +248,3 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
-
