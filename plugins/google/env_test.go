@@ -3,12 +3,10 @@ package google
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -226,19 +224,4 @@ func byTitle(evs map[string]sdk.Event, title string) (sdk.Event, bool) {
 func single(title string, start time.Time, d time.Duration) sdk.Event {
 	return sdk.Event{Kind: sdk.KindSingle, Title: title, Start: start, End: start.Add(d), TimeZone: "Europe/Oslo",
 		ShowAs: sdk.ShowBusy, Privacy: sdk.PrivacyPublic}
-}
-
-func jsonOf(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-func countRequests(st gcaltest.StatsSnapshot, prefix string) int64 {
-	var n int64
-	for k, v := range st.Requests {
-		if strings.HasPrefix(k, prefix) {
-			n += v
-		}
-	}
-	return n
 }

@@ -195,9 +195,7 @@ func accountID(email, owner string, resource bool) string {
 	if od == "" || ed == "" {
 		return ""
 	}
-	if strings.HasPrefix(od, "resource.") {
-		od = strings.TrimPrefix(od, "resource.")
-	}
+	od = strings.TrimPrefix(od, "resource.")
 	if ed == od || strings.HasSuffix(ed, "."+od) {
 		return email
 	}

@@ -66,10 +66,9 @@ type event struct {
 	origAllDay bool
 }
 
-func (e *event) deleted() bool           { return e.w.Status == "cancelled" }
-func (e *event) master() bool            { return len(e.w.Recurrence) > 0 && e.w.RecurringEventID == "" }
-func (e *event) exception() bool         { return e.w.RecurringEventID != "" }
-func (c *calendar) get(id string) *event { return c.events[id] }
+func (e *event) deleted() bool   { return e.w.Status == "cancelled" }
+func (e *event) master() bool    { return len(e.w.Recurrence) > 0 && e.w.RecurringEventID == "" }
+func (e *event) exception() bool { return e.w.RecurringEventID != "" }
 
 func (c *calendar) clear() {
 	c.events = map[string]*event{}
@@ -237,12 +236,6 @@ func instanceID(masterID string, orig time.Time, allDay bool) string {
 		return masterID + "_" + orig.UTC().Format("20060102")
 	}
 	return masterID + "_" + orig.UTC().Format("20060102T150405Z")
-}
-
-// allDayKey is the UTC-midnight form of an all-day instant, as instance ids use it.
-func allDayUTC(t time.Time, loc *time.Location) time.Time {
-	y, m, d := t.In(loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // parseEDT reads an EventDateTime. All-day dates become midnight in the calendar's

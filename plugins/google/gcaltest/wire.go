@@ -340,10 +340,6 @@ func errAuth() *gerr {
 		locType: "header", location: "Authorization"}
 }
 
-func errScopes() *gerr {
-	return &gerr{code: 403, domain: "global", reason: "insufficientPermissions", message: "Insufficient Permission"}
-}
-
 func errForbidden(msg string) *gerr {
 	return &gerr{code: 403, domain: "global", reason: "forbidden", message: msg}
 }
