@@ -39,6 +39,10 @@
 // account) and 10,000 per project, over a sliding minute, answered 403
 // userRateLimitExceeded (or 429, Options.QuotaStatus). Unknown query parameters and
 // unknown body fields are refused with 400, so a client's typo shows up in tests.
+// The standard parameters (alt, fields, prettyPrint, quotaUser, ...) are accepted;
+// fields does not trim the answer (a partial response is a subset, so a client that
+// asks for one copes with the whole). Push notifications may go to http:// addresses
+// (Google wants https), so loopback receivers work.
 //
 // # Test surface
 //

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
+	gcal "google.golang.org/api/calendar/v3"
 )
 
 func noRedirect() *http.Client {
@@ -377,5 +379,61 @@ func BenchmarkSeed(b *testing.B) {
 		if err := s.SeedEvents(UserEmail(1), 100000, 1); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Many clients at once: the emulator stays consistent (run with -race), and Close
+// leaves no push goroutine behind.
+func TestConcurrentUseAndClose(t *testing.T) {
+	before := runtime.NumGoroutine()
+	f := newFixture(t, Options{QuotaPerUser: -1})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	defer hook.Close()
+	tok := f.userToken(UserEmail(1))
+	if code, _, _ := f.raw(tok, "POST", "/calendar/v3/calendars/primary/events/watch",
+		map[string]any{"id": "c", "type": "web_hook", "address": hook.URL}, nil); code != 200 {
+		t.Fatal(code)
+	}
+	svc := f.svc(tok)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				ev, err := svc.Events.Insert(UserEmail(1), timed(fmt.Sprintf("g%d-%d", g, i), "2024-05-07T09:00:00+02:00", "2024-05-07T10:00:00+02:00")).Do()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if _, err := svc.Events.Patch(UserEmail(1), ev.Id, &gcal.Event{Summary: "p"}).Do(); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := svc.Events.List(UserEmail(1)).Do(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := len(f.s.EventIDs(UserEmail(1))); n != 80 {
+		t.Fatalf("%d events, want 80", n)
+	}
+	f.srv.Close()
+	f.s.Close()
+	hook.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		t.Fatalf("%d goroutines after Close, %d before", n, before)
 	}
 }
