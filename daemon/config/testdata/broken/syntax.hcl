@@ -1,0 +1,5 @@
+encryption { key_file = "key" }
+profile "p" {
+  superoffice = "acme"
+  calendar =                           # error: Invalid expression
+}
