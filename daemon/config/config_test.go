@@ -172,7 +172,7 @@ func TestPluginSettings(t *testing.T) {
 		{"acme", "superoffice", map[string]string{
 			"endpoint": "", "context_id": "C", "environment": "online", "client_id": "c", "client_secret": "fallback",
 			"partner_key": "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n",
-			"base_url": "", "username": "", "password": "", "resources": "true",
+			"base_url":    "", "username": "", "password": "", "resources": "true",
 		}},
 		{"m", "m365", map[string]string{
 			"endpoint": "http://127.0.0.1:9001", "tenant_id": "t", "client_id": "c", "client_secret": "s3cret\n", "auth": "delegated",
