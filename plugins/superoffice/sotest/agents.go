@@ -308,7 +308,7 @@ func (c *call) agentCalculateDays() {
 		return
 	}
 	first, _, _ := wire.ParseDate(req.AppointmentEntity.StartDate, c.z.loc)
-	p, err := parsePattern(req.AppointmentEntity.Recurrence, c.z, first)
+	p, err := parsePattern(req.AppointmentEntity.Recurrence, c.z, c.s.loc, first)
 	if err != nil {
 		c.err(http.StatusBadRequest, "SoValidationException", err.Error())
 		return
@@ -318,7 +318,7 @@ func (c *call) agentCalculateDays() {
 		c.err(http.StatusBadRequest, "SoValidationException", err.Error())
 		return
 	}
-	c.json(http.StatusOK, p.toWire(req.AppointmentEntity.Recurrence.RecurrenceId, c.z, dates))
+	c.json(http.StatusOK, p.toWire(req.AppointmentEntity.Recurrence.RecurrenceId, c.z, c.s.loc, dates))
 }
 
 func (c *call) agentCreateForUID() {

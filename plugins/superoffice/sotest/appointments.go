@@ -76,7 +76,7 @@ func (s *Server) recurrenceOf(a *appt, z zone) *wire.RecurrenceInfo {
 			Dates:        []wire.RecurrenceDate{}}
 	}
 	dates, _ := rule.info.expand()
-	return rule.info.toWire(rule.id, z, dates)
+	return rule.info.toWire(rule.id, z, s.loc, dates)
 }
 
 // entity renders a row as an AppointmentEntity in zone z.
@@ -171,9 +171,9 @@ func (s *Server) simple(a *appt, z zone) wire.Appointment {
 	}
 	if rule := s.st.rules[a.rule]; a.rule != 0 && rule != nil {
 		out.RecurringPattern = rule.info.kind
-		out.RecurringStartDate = fmtLocal(rule.info.start.at(z.loc, 0), z)
+		out.RecurringStartDate = fmtLocal(rule.info.start.at(s.loc, 0), z)
 		if dates, _ := rule.info.expand(); len(dates) > 0 {
-			out.RecurringEndDate = fmtLocal(dates[len(dates)-1].at(z.loc, 0), z)
+			out.RecurringEndDate = fmtLocal(dates[len(dates)-1].at(s.loc, 0), z)
 		}
 	}
 	return out

@@ -33,9 +33,10 @@ type pattern struct {
 
 var errNoEnd = errors.New("a recurrence needs an end: set EndDate or RecurrenceCounter")
 
-// parsePattern reads a RecurrenceInfo whose dates are in zone z. first is the
-// start of the appointment being saved, used where the info leaves a date out.
-func parsePattern(info *wire.RecurrenceInfo, z zone, first time.Time) (pattern, error) {
+// parsePattern reads a RecurrenceInfo whose dates are in zone z; the pattern's
+// dates are dates of the base zone base. first is the start of the appointment
+// being saved, used where the info leaves a date out.
+func parsePattern(info *wire.RecurrenceInfo, z zone, base *time.Location, first time.Time) (pattern, error) {
 	p := pattern{kind: canonical(info.Pattern, "Daily", "Weekly", "Monthly", "Yearly", "Custom")}
 	if p.kind == "" {
 		return p, fmt.Errorf("unknown recurrence pattern %q", info.Pattern)
@@ -47,7 +48,7 @@ func parsePattern(info *wire.RecurrenceInfo, z zone, first time.Time) (pattern, 
 	if start.IsZero() {
 		start = first
 	}
-	p.start = dateOf(start.In(z.loc))
+	p.start = dateOf(start.In(base))
 	end, _, err := wire.ParseDate(info.EndDate, z.loc)
 	if err != nil {
 		return p, fmt.Errorf("recurrence EndDate: %w", err)
@@ -71,7 +72,7 @@ func parsePattern(info *wire.RecurrenceInfo, z zone, first time.Time) (pattern, 
 		if end.IsZero() {
 			return p, errNoEnd
 		}
-		p.end = dateOf(end.In(z.loc))
+		p.end = dateOf(end.In(base))
 	default:
 		if p.kind != "Custom" {
 			return p, errNoEnd
@@ -147,7 +148,7 @@ func parsePattern(info *wire.RecurrenceInfo, z zone, first time.Time) (pattern, 
 				return p, fmt.Errorf("recurrence date: %w", err)
 			}
 			if !t.IsZero() {
-				p.dates = append(p.dates, dateOf(t.In(z.loc)))
+				p.dates = append(p.dates, dateOf(t.In(base)))
 			}
 		}
 		if len(p.dates) == 0 {
@@ -295,10 +296,10 @@ func hasWeekday(days []time.Weekday, d time.Weekday) bool {
 }
 
 // toWire renders the pattern as a RecurrenceInfo in zone z, with its dates.
-func (p pattern) toWire(id int, z zone, dates []civilDate) *wire.RecurrenceInfo {
+func (p pattern) toWire(id int, z zone, base *time.Location, dates []civilDate) *wire.RecurrenceInfo {
 	info := &wire.RecurrenceInfo{
 		RecurrenceId:      id,
-		StartDate:         fmtLocal(p.start.at(z.loc, 0), z),
+		StartDate:         fmtLocal(p.start.at(base, 0), z),
 		EndDate:           wire.ZeroDate,
 		RecurrenceCounter: p.count,
 		RecurrenceEndType: p.endType,
@@ -309,9 +310,9 @@ func (p pattern) toWire(id int, z zone, dates []civilDate) *wire.RecurrenceInfo 
 		info.RecurrenceEndType = "Unknown"
 	}
 	if p.endType == "EndDate" {
-		info.EndDate = fmtLocal(p.end.at(z.loc, 0), z)
+		info.EndDate = fmtLocal(p.end.at(base, 0), z)
 	} else if len(dates) > 0 {
-		info.EndDate = fmtLocal(dates[len(dates)-1].at(z.loc, 0), z)
+		info.EndDate = fmtLocal(dates[len(dates)-1].at(base, 0), z)
 	}
 	info.DayPattern = &wire.RecurrenceDayPattern{Pattern: "Unknown"}
 	info.WeekPattern = &wire.RecurrenceWeekPattern{Weekdays: "Unknown"}
@@ -335,7 +336,7 @@ func (p pattern) toWire(id int, z zone, dates []civilDate) *wire.RecurrenceInfo 
 		}
 	}
 	for _, d := range dates {
-		info.Dates = append(info.Dates, wire.RecurrenceDate{Date: fmtLocal(d.at(z.loc, 0), z)})
+		info.Dates = append(info.Dates, wire.RecurrenceDate{Date: fmtLocal(d.at(base, 0), z)})
 	}
 	return info
 }

@@ -440,7 +440,7 @@ func (s *Server) createAppointment(e *wire.AppointmentEntity, z zone, w writeCtx
 		return nil, err
 	}
 	if e.Recurrence != nil && e.Recurrence.IsRecurrence {
-		p, err := parsePattern(e.Recurrence, z, f.start)
+		p, err := parsePattern(e.Recurrence, z, s.loc, f.start)
 		if err != nil {
 			return nil, errBadRequest{err.Error()}
 		}
@@ -529,7 +529,7 @@ func (s *Server) updateAppointment(r *appt, e *wire.AppointmentEntity, mode stri
 	isChild := r.mother != 0 && r.mother != r.id
 	if r.rule == 0 && e.Recurrence != nil && e.Recurrence.IsRecurrence && !isChild {
 		// A single appointment becomes a series starting with this row.
-		p, err := parsePattern(e.Recurrence, z, f.start)
+		p, err := parsePattern(e.Recurrence, z, s.loc, f.start)
 		if err != nil {
 			return nil, errBadRequest{err.Error()}
 		}
@@ -568,7 +568,7 @@ func (s *Server) updateAppointment(r *appt, e *wire.AppointmentEntity, mode stri
 		dateOf(f.start.In(s.loc)) != dateOf(r.start.In(s.loc)) || f.allDay != r.allDay
 	var np *pattern
 	if e.Recurrence != nil && e.Recurrence.IsRecurrence {
-		p, err := parsePattern(e.Recurrence, z, f.start)
+		p, err := parsePattern(e.Recurrence, z, s.loc, f.start)
 		if err != nil {
 			return nil, errBadRequest{err.Error()}
 		}

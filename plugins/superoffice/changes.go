@@ -1,0 +1,558 @@
+package superoffice
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"strconv"
+	"time"
+
+	"synchronizer/plugins/sdk"
+	"synchronizer/plugins/superoffice/internal/wire"
+)
+
+// Change detection. SuperOffice has no change feed and no deletion feed: the
+// OData search can only say which rows exist and when each last changed. So a
+// round scans the window's ids with their last change (updatedDate is empty until
+// a row's first change, hence max(updatedDate, registeredDate)), compares them
+// with the snapshot kept in the cursor, and reads only the rows that are new or
+// changed. Rows that vanished are reported as Removed (deletion candidates the
+// host confirms with Get). A round without changes costs one scan request (per
+// scanPage rows in the window).
+//
+// The cursor is opaque and self-contained: the window, the tenant's version
+// (a restored or rebuilt tenant database shows as a new version and forces a full
+// read), the time of the last full read (cursor_max_age forces a periodic full
+// read, a reconcile that catches what timestamps cannot), and the snapshot, delta
+// encoded and compressed. While a round has more pages it also carries the work
+// left.
+
+// scanRow is one row of the scan.
+type scanRow struct {
+	id, rule   int
+	typ        int
+	status     int
+	regBy      int
+	start, end time.Time
+	registered time.Time
+	updated    time.Time
+}
+
+func (s scanRow) ts() time.Time {
+	if s.updated.After(s.registered) {
+		return s.updated
+	}
+	return s.registered
+}
+
+const scanColumns = "appointmentId,recurrenceRuleId,rawType,rawStatus,date,endDate,updatedDate,registeredDate,registeredBy"
+
+// odataTime writes a filter literal: requests carry SO-TimeZone UTC, so literals
+// are UTC wall clock [inferred].
+func odataTime(t time.Time) string { return "'" + t.UTC().Format("2006-01-02T15:04:05") + "'" }
+
+// scan lists the diary rows of owner matching extra, inside window when given,
+// by appointment id, paging by id.
+func (in *instance) scan(ctx context.Context, t sdk.Target, owner int, extra string, window *sdk.Window) ([]scanRow, error) {
+	loc, _, err := in.location(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	terms := extra
+	if window != nil {
+		// Widened by a day: the exact overlap is checked here, so a server that reads
+		// the literals in another zone loses nothing.
+		w := "date beforeTime " + odataTime(window.End.Add(24*time.Hour)) + " and endDate afterTime " + odataTime(window.Start.Add(-24*time.Hour))
+		if terms != "" {
+			terms += " and " + w
+		} else {
+			terms = w
+		}
+	}
+	var out []scanRow
+	last := 0
+	for page := 0; ; page++ {
+		if page > 100000 {
+			return nil, fmt.Errorf("scan of diary %d does not end", owner)
+		}
+		f := terms
+		if last > 0 {
+			f += " and appointmentId gt " + strconv.Itoa(last)
+		}
+		q := url.Values{"$select": {scanColumns}, "$filter": {scanFilter(owner, f)}, "$orderBy": {"appointmentId"},
+			"$top": {strconv.Itoa(in.scanPage)}, "$output": {"Logical"}}
+		var resp wire.ODataResponse
+		if _, err := in.get(ctx, t, "/v1/Appointment", q, &resp); err != nil {
+			return nil, fmt.Errorf("scan diary %d: %w", owner, err)
+		}
+		n, err := in.scanPageRows(resp.Value, loc, &out)
+		if err != nil {
+			return nil, fmt.Errorf("scan diary %d: %w", owner, err)
+		}
+		// A server that pages by itself answers fewer rows with a next link; the
+		// keyset continuation covers both cases.
+		if n == 0 || (len(resp.Value) < in.scanPage && (resp.NextLink == nil || *resp.NextLink == "")) {
+			break
+		}
+		next := out[len(out)-1].id
+		if next <= last {
+			return nil, fmt.Errorf("scan diary %d: rows are not ordered by appointmentId", owner)
+		}
+		last = next
+	}
+	kept := out[:0]
+	for _, r := range out {
+		if r.typ != wire.TypeInDiary && r.typ != wire.TypeBookingForDiary {
+			continue
+		}
+		if r.status == wire.StatusHidden {
+			continue
+		}
+		if window != nil && !window.Contains(r.start, r.end) {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept, nil
+}
+
+func (in *instance) scanPageRows(rows []map[string]any, loc *time.Location, out *[]scanRow) (int, error) {
+	n := 0
+	for _, v := range rows {
+		r := scanRow{id: intOf(v["appointmentId"]), rule: intOf(v["recurrenceRuleId"]), typ: intOf(v["rawType"]),
+			status: intOf(v["rawStatus"]), regBy: intOf(v["registeredBy"])}
+		if r.id == 0 {
+			if pk, err := strconv.Atoi(strOf(v["PrimaryKey"])); err == nil {
+				r.id = pk
+			}
+		}
+		if r.id == 0 {
+			return n, fmt.Errorf("a row without appointmentId")
+		}
+		var err error
+		if r.start, _, err = wire.ParseDate(strOf(v["date"]), loc); err != nil {
+			return n, fmt.Errorf("appointment %d: date: %w", r.id, err)
+		}
+		if r.end, _, err = wire.ParseDate(strOf(v["endDate"]), loc); err != nil {
+			return n, fmt.Errorf("appointment %d: endDate: %w", r.id, err)
+		}
+		if r.registered, _, err = wire.ParseDate(strOf(v["registeredDate"]), time.UTC); err != nil {
+			return n, fmt.Errorf("appointment %d: registeredDate: %w", r.id, err)
+		}
+		if r.updated, _, err = wire.ParseDate(strOf(v["updatedDate"]), time.UTC); err != nil {
+			return n, fmt.Errorf("appointment %d: updatedDate: %w", r.id, err)
+		}
+		if r.end.Before(r.start) {
+			r.end = r.start
+		}
+		*out = append(*out, r)
+		n++
+	}
+	return n, nil
+}
+
+// cursor is the state ListChanges hands out.
+type cursor struct {
+	V       int    `json:"v"`
+	Acct    string `json:"a"`
+	WS      int64  `json:"ws"`
+	WE      int64  `json:"we"`
+	Epoch   string `json:"ep,omitempty"`
+	FullAt  int64  `json:"fa"`
+	Snap    []byte `json:"s,omitempty"`
+	Pending []byte `json:"p,omitempty"`
+	Full    bool   `json:"f,omitempty"`
+}
+
+// snapEntry is one row of the snapshot.
+type snapEntry struct {
+	id, rule int
+	ts       int64
+}
+
+// workItem is one thing a round still has to read: a single row or a series.
+type workItem struct {
+	id, rule   int
+	start, end int64
+	ts         int64 // the row's last change, as scanned
+}
+
+func encodeCursor(c *cursor) (string, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("encode cursor: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func decodeCursor(s string) (*cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	var c cursor
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, err
+	}
+	if c.V != 1 {
+		return nil, fmt.Errorf("cursor version %d", c.V)
+	}
+	return &c, nil
+}
+
+func compress(raw []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.BestSpeed)
+	_, _ = w.Write(raw)
+	_ = w.Close()
+	return buf.Bytes()
+}
+
+func decompress(b []byte) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(b)), 512<<20))
+}
+
+func encodeSnap(es []snapEntry) []byte {
+	sort.Slice(es, func(i, j int) bool { return es[i].id < es[j].id })
+	buf := binary.AppendUvarint(nil, uint64(len(es)))
+	prev := 0
+	for _, e := range es {
+		buf = binary.AppendUvarint(buf, uint64(e.id-prev))
+		buf = binary.AppendUvarint(buf, uint64(e.rule))
+		buf = binary.AppendVarint(buf, e.ts)
+		prev = e.id
+	}
+	return compress(buf)
+}
+
+func decodeSnap(b []byte) ([]snapEntry, error) {
+	raw, err := decompress(b)
+	if err != nil {
+		return nil, err
+	}
+	rd := bytes.NewReader(raw)
+	n, err := binary.ReadUvarint(rd)
+	if err != nil || n > 50_000_000 {
+		return nil, fmt.Errorf("bad snapshot")
+	}
+	out := make([]snapEntry, 0, n)
+	prev := 0
+	for i := uint64(0); i < n; i++ {
+		d, err1 := binary.ReadUvarint(rd)
+		r, err2 := binary.ReadUvarint(rd)
+		ts, err3 := binary.ReadVarint(rd)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("bad snapshot: %w", err)
+		}
+		prev += int(d)
+		out = append(out, snapEntry{id: prev, rule: int(r), ts: ts})
+	}
+	return out, nil
+}
+
+func encodeWork(ws []workItem) []byte {
+	buf := binary.AppendUvarint(nil, uint64(len(ws)))
+	for _, w := range ws {
+		buf = binary.AppendUvarint(buf, uint64(w.id))
+		buf = binary.AppendUvarint(buf, uint64(w.rule))
+		buf = binary.AppendVarint(buf, w.start)
+		buf = binary.AppendVarint(buf, w.end)
+		buf = binary.AppendVarint(buf, w.ts)
+	}
+	return compress(buf)
+}
+
+func decodeWork(b []byte) ([]workItem, error) {
+	raw, err := decompress(b)
+	if err != nil {
+		return nil, err
+	}
+	rd := bytes.NewReader(raw)
+	n, err := binary.ReadUvarint(rd)
+	if err != nil || n > 50_000_000 {
+		return nil, fmt.Errorf("bad work list")
+	}
+	out := make([]workItem, 0, n)
+	for i := uint64(0); i < n; i++ {
+		id, e1 := binary.ReadUvarint(rd)
+		rule, e2 := binary.ReadUvarint(rd)
+		s, e3 := binary.ReadVarint(rd)
+		e, e4 := binary.ReadVarint(rd)
+		ts, e5 := binary.ReadVarint(rd)
+		if err := errors.Join(e1, e2, e3, e4, e5); err != nil {
+			return nil, fmt.Errorf("bad work list: %w", err)
+		}
+		out = append(out, workItem{id: int(id), rule: int(rule), start: s, end: e, ts: ts})
+	}
+	return out, nil
+}
+
+func accountID(t sdk.Target) (int, error) {
+	id, err := strconv.Atoi(t.Account)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("account %q is not a SuperOffice associate id (use LookupAccount): %w", t.Account, sdk.ErrInvalidArgument)
+	}
+	return id, nil
+}
+
+// ListChanges implements sdk.Provider.
+func (p *Provider) ListChanges(ctx context.Context, t sdk.Target, req sdk.ChangesRequest) (sdk.Changes, error) {
+	in, err := p.instance(t.Instance)
+	if err != nil {
+		return sdk.Changes{}, err
+	}
+	owner, err := accountID(t)
+	if err != nil {
+		return sdk.Changes{}, err
+	}
+	if !req.Window.End.After(req.Window.Start) {
+		return sdk.Changes{}, fmt.Errorf("list changes: empty window: %w", sdk.ErrInvalidArgument)
+	}
+	pageSize := req.PageSize
+	if pageSize <= 0 {
+		pageSize = defaultPageSize
+	}
+	var cur *cursor
+	if req.Cursor != "" {
+		cur, err = decodeCursor(req.Cursor)
+		if err != nil || cur.Acct != t.Account {
+			return sdk.Changes{}, fmt.Errorf("list changes of %s: unreadable cursor: %w", t.Account, sdk.ErrFullSyncRequired)
+		}
+		if len(cur.Pending) > 0 {
+			return p.emit(ctx, in, t, owner, cur, pageSize, nil)
+		}
+	}
+	epoch, err := in.epoch(ctx)
+	if err != nil {
+		return sdk.Changes{}, fmt.Errorf("list changes of %s: %w", t.Account, err)
+	}
+	now := in.now()
+	if cur != nil {
+		if cur.Epoch != epoch {
+			in.logger.Info("tenant version changed, reading the diary in full", "account", t.Account, "version", epoch)
+			return sdk.Changes{}, fmt.Errorf("list changes of %s: the tenant's database changed (version %s): %w", t.Account, epoch, sdk.ErrFullSyncRequired)
+		}
+		if in.cursorMaxAge > 0 && now.Sub(time.Unix(cur.FullAt, 0)) > in.cursorMaxAge {
+			return sdk.Changes{}, fmt.Errorf("list changes of %s: time for a full read: %w", t.Account, sdk.ErrFullSyncRequired)
+		}
+	}
+	rows, err := in.scan(ctx, t, owner, "", &req.Window)
+	if err != nil {
+		return sdk.Changes{}, fmt.Errorf("list changes of %s: %w", t.Account, err)
+	}
+	snap := make([]snapEntry, len(rows))
+	byID := make(map[int]scanRow, len(rows))
+	for i, r := range rows {
+		snap[i] = snapEntry{id: r.id, rule: r.rule, ts: r.ts().Unix()}
+		byID[r.id] = r
+	}
+	next := &cursor{V: 1, Acct: t.Account, WS: req.Window.Start.Unix(), WE: req.Window.End.Unix(), Epoch: epoch,
+		FullAt: now.Unix(), Full: cur == nil}
+	var removed []string
+	var work []workItem
+	rulesSeen := map[int]bool{}
+	addRule := func(rule int, start, end int64) {
+		if rule != 0 && !rulesSeen[rule] {
+			rulesSeen[rule] = true
+			work = append(work, workItem{rule: rule, start: start, end: end})
+		}
+	}
+	addRow := func(r scanRow) {
+		if r.rule != 0 {
+			addRule(r.rule, r.start.Unix(), r.end.Unix())
+			return
+		}
+		work = append(work, workItem{id: r.id, start: r.start.Unix(), end: r.end.Unix(), ts: r.ts().Unix()})
+	}
+	if cur == nil {
+		for _, r := range rows {
+			addRow(r)
+		}
+	} else {
+		next.FullAt = cur.FullAt
+		old, err := decodeSnap(cur.Snap)
+		if err != nil {
+			return sdk.Changes{}, fmt.Errorf("list changes of %s: unreadable cursor: %w", t.Account, sdk.ErrFullSyncRequired)
+		}
+		oldByID := make(map[int]snapEntry, len(old))
+		for _, e := range old {
+			oldByID[e.id] = e
+			if _, ok := byID[e.id]; !ok {
+				removed = append(removed, strconv.Itoa(e.id))
+				if e.rule != 0 {
+					addRule(e.rule, 0, 0)
+				}
+			}
+		}
+		for _, r := range rows {
+			o, ok := oldByID[r.id]
+			if ok && o.ts == r.ts().Unix() && o.rule == r.rule {
+				continue
+			}
+			if ok && o.rule != 0 && o.rule != r.rule {
+				addRule(o.rule, 0, 0)
+			}
+			addRow(r)
+		}
+	}
+	sort.SliceStable(work, func(i, j int) bool { return work[i].start < work[j].start })
+	next.Snap = encodeSnap(snap)
+	next.Pending = encodeWork(work)
+	return p.emit(ctx, in, t, owner, next, pageSize, removed)
+}
+
+// emit reads and returns the next page of a round's work.
+func (p *Provider) emit(ctx context.Context, in *instance, t sdk.Target, owner int, cur *cursor, pageSize int, removed []string) (sdk.Changes, error) {
+	work, err := decodeWork(cur.Pending)
+	if err != nil {
+		return sdk.Changes{}, fmt.Errorf("list changes of %s: unreadable cursor: %w", t.Account, sdk.ErrFullSyncRequired)
+	}
+	n := min(pageSize, len(work))
+	page, rest := work[:n], work[n:]
+	out := sdk.Changes{Full: cur.Full, Removed: removed}
+	var singles []workItem
+	for _, w := range page {
+		if w.rule == 0 {
+			singles = append(singles, w)
+			continue
+		}
+		v, found, err := in.fold(ctx, t, w.rule, owner)
+		if err != nil {
+			return sdk.Changes{}, fmt.Errorf("list changes of %s: series %d: %w", t.Account, w.rule, err)
+		}
+		if !found {
+			out.Removed = append(out.Removed, masterIDPre+strconv.Itoa(w.rule))
+			continue
+		}
+		if err := in.extendIfDue(ctx, t, v); err != nil {
+			in.logger.Warn("could not extend a series", "rule", w.rule, "error", err)
+		}
+		out.Events = append(out.Events, v.events()...)
+	}
+	evs, err := in.readSingles(ctx, t, owner, singles)
+	if err != nil {
+		return sdk.Changes{}, fmt.Errorf("list changes of %s: %w", t.Account, err)
+	}
+	out.Events = append(out.Events, evs...)
+	next := *cur
+	next.Pending = nil
+	if len(rest) > 0 {
+		next.Pending = encodeWork(rest)
+		out.More = true
+	}
+	if out.Cursor, err = encodeCursor(&next); err != nil {
+		return sdk.Changes{}, err
+	}
+	return out, nil
+}
+
+// bulkThreshold is the number of rows from which one diary read beats reading
+// rows one by one.
+const bulkThreshold = 8
+
+// readSingles reads rows that are not part of a series and maps them. Many rows
+// come from one GetAssociateDiary over their time span; bookings (which need
+// their participants) and rows the diary read missed are read one by one.
+func (in *instance) readSingles(ctx context.Context, t sdk.Target, owner int, items []workItem) ([]sdk.Event, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	loc, zone, err := in.location(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	me, err := in.principal(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	want := map[int]bool{}
+	for _, w := range items {
+		want[w.id] = true
+	}
+	got := map[int]*row{}
+	var oneByOne []int
+	if len(items) >= bulkThreshold {
+		from, to := items[0].start, items[0].end
+		for _, w := range items {
+			from, to = min(from, w.start), max(to, w.end)
+		}
+		var diary []wire.Appointment
+		req := wire.GetAssociateDiaryRequest{AssociateId: wire.FlexInt(owner), StartTime: utcText(time.Unix(from, 0).Add(-time.Minute)),
+			EndTime: utcText(time.Unix(to, 0).Add(time.Minute)), Count: wire.FlexInt(len(items)*4 + 1000)}
+		if _, err := in.agent(ctx, t, "Appointment/GetAssociateDiary", nil, req, &diary); err != nil {
+			return nil, fmt.Errorf("read diary %d: %w", owner, err)
+		}
+		for i := range diary {
+			a := &diary[i]
+			if !want[a.AppointmentId] || got[a.AppointmentId] != nil {
+				continue
+			}
+			if a.MotherId != 0 {
+				continue // a booking: read in full below
+			}
+			r, err := rowFromSimple(a, scanRow{}, loc)
+			if err != nil {
+				return nil, err
+			}
+			got[r.id] = &r
+		}
+	}
+	for _, w := range items {
+		if got[w.id] == nil {
+			oneByOne = append(oneByOne, w.id)
+		}
+	}
+	for _, id := range oneByOne {
+		e, err := in.entity(ctx, t, id)
+		if errors.Is(err, sdk.ErrNotFound) {
+			continue // deleted since the scan; the next round reports it
+		}
+		if err != nil {
+			return nil, err
+		}
+		r, err := rowFromEntity(e, loc)
+		if err != nil {
+			return nil, err
+		}
+		got[id] = &r
+	}
+	// The scan's timestamps are the version of rows read from the diary.
+	stamp := map[int]workItem{}
+	for _, w := range items {
+		stamp[w.id] = w
+	}
+	var out []sdk.Event
+	for _, w := range items {
+		r := got[w.id]
+		if r == nil || r.assoc != owner || !r.inDiary() {
+			continue
+		}
+		if r.rule != 0 {
+			continue // became part of a series since the scan; the next round folds it
+		}
+		if !r.full {
+			// The flat carrier lacks the update time; the scan's is the version.
+			if ts := time.Unix(stamp[w.id].ts, 0).UTC(); ts.After(r.created) {
+				r.updated = ts
+			}
+		}
+		ev := in.toEvent(ctx, t, r, loc, zone)
+		if r.regBy == me {
+			corr, err := in.rowCorrelation(ctx, t, r.id)
+			if err != nil {
+				return nil, err
+			}
+			ev.CorrelationID = corr
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
