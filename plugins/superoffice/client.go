@@ -44,7 +44,7 @@ type instanceCache struct {
 
 	principals map[string]int // credential fingerprint -> acting associate
 
-	corr     map[int]string  // appointment id -> correlation id (ours)
+	corr     map[int]string // appointment id -> correlation id (ours)
 	seriesMD map[int]*seriesMeta
 }
 

@@ -463,4 +463,3 @@ func scanFilter(owner int, extra string) string {
 	}
 	return f
 }
-
