@@ -7,6 +7,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,6 +35,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stdout, stderr)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
+	case "keygen":
+		return cmdKeygen(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
@@ -50,6 +60,42 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: synchronizer COMMAND [flags]
 
 Commands:
+  run      -config PATH [-admin-address ADDR] [-consent-address ADDR]
+                             run the daemon (PATH: a .hcl file or a directory of them)
+  validate -config PATH      check a configuration; exit 0, or 1 with every problem
+  status   [-admin ADDR] [-config PATH] [-json]
+                             profiles, links, states, last sync and licences of a
+                             running daemon
+  keygen   -out FILE         create the token encryption key (32 random bytes, mode 0600)
   version                    print the version
+
+Exit codes: 0 ok, 1 failed, 2 usage. "synchronizer COMMAND -h" shows a command's flags.
 `)
+}
+
+// newFlags makes a command's flag set that reports to stderr.
+func newFlags(name, args string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: synchronizer %s %s\n", name, args)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses and turns the outcome into an exit code: -1 to go on.
+func parseFlags(fs *flag.FlagSet, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "synchronizer %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+	return -1
 }

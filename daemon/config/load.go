@@ -374,3 +374,38 @@ func strOr(p *string, def string) string {
 	}
 	return *p
 }
+
+// AdminAddress reads only http.admin_address from a configuration, for
+// commands that talk to a running daemon: it ignores everything else, so an
+// unset secret's env() does not stop `synchronizer status`. It returns the
+// default when the configuration does not set it.
+func AdminAddress(path string, opts Options) (string, error) {
+	if opts.Getenv == nil {
+		opts.Getenv = os.LookupEnv
+	}
+	files, dir, err := configFiles(path)
+	if err != nil {
+		return "", err
+	}
+	parser := hclparse.NewParser()
+	ctx := &hcl.EvalContext{Functions: map[string]function.Function{"env": envFunc(opts.Getenv), "file": fileFunc(dir)}}
+	addr := DefaultAdminAddress
+	for _, name := range files {
+		f, diags := parseFile(parser, name)
+		if diags.HasErrors() {
+			return "", fmt.Errorf("%s: %s", name, diags.Error())
+		}
+		content, _, _ := f.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "http"}}})
+		for _, b := range content.Blocks {
+			attrs, _ := b.Body.JustAttributes()
+			if a, ok := attrs["admin_address"]; ok {
+				var v string
+				if diags := gohcl.DecodeExpression(a.Expr, ctx, &v); diags.HasErrors() {
+					return "", fmt.Errorf("%s: %s", name, diags.Error())
+				}
+				addr = v
+			}
+		}
+	}
+	return addr, nil
+}
