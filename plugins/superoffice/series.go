@@ -419,7 +419,8 @@ func icalLine(name string, at time.Time, allDay bool, loc *time.Location) string
 }
 
 // extendIfDue moves the cut of a series written without an end forward once less
-// than half the horizon is left. The master does not change (its rule has no
+// than three quarters of the horizon are left, so the cut stays well ahead of any
+// sync window (full reads, at least daily, fold every series). The master does not change (its rule has no
 // end), so this is not an edit; the new rows simply appear.
 func (in *instance) extendIfDue(ctx context.Context, t sdk.Target, v *seriesView) error {
 	if !v.meta.Open || v.plain == nil || v.endDate.IsZero() || v.meta.RRule != "" {
@@ -429,7 +430,7 @@ func (in *instance) extendIfDue(ctx context.Context, t sdk.Target, v *seriesView
 		return nil // someone changed the end in SuperOffice: it is no longer ours
 	}
 	now := in.now()
-	if v.endDate.Sub(now) > in.horizon/2 {
+	if v.endDate.Sub(now) > in.horizon*3/4 {
 		return nil
 	}
 	loc := v.endDate.Location()

@@ -1,0 +1,193 @@
+package superoffice_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"synchronizer/plugins/sdk"
+	"synchronizer/plugins/superoffice"
+	"synchronizer/plugins/superoffice/sotest"
+)
+
+// Keys are expensive to generate; the tests share one pair.
+var testKeys struct {
+	signing, partner *rsa.PrivateKey
+}
+
+func TestMain(m *testing.M) {
+	var err error
+	if testKeys.signing, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		panic(err)
+	}
+	if testKeys.partner, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		panic(err)
+	}
+	os.Exit(m.Run())
+}
+
+// clock is a manual clock shared by emulator and provider.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// env is one emulated tenant with a configured provider.
+type env struct {
+	t     *testing.T
+	clk   *clock
+	so    *sotest.Server
+	srv   *httptest.Server
+	p     *superoffice.Provider
+	log   *sdk.RequestLog
+	user1 int
+	user2 int
+	room1 int
+}
+
+type envOpt func(*sotest.Options, map[string]string)
+
+func newEnv(t *testing.T, opts ...envOpt) *env {
+	t.Helper()
+	clk := &clock{t: time.Date(2025, 3, 20, 9, 0, 0, 0, time.UTC)}
+	o := sotest.Options{ContextID: "Cust42", Now: clk.Now, SigningKey: testKeys.signing, PartnerKey: testKeys.partner,
+		WebhookRetryDelays: []time.Duration{0, time.Millisecond, time.Millisecond}}
+	settings := map[string]string{"context_id": "Cust42", "client_id": "synchronizer", "client_secret": "synchronizer-secret",
+		"tenant_state_ttl": "10m"}
+	for _, f := range opts {
+		f(&o, settings)
+	}
+	so := sotest.New(o)
+	srv := httptest.NewServer(so)
+	t.Cleanup(func() { srv.Close(); so.Close() })
+	e := &env{t: t, clk: clk, so: so, srv: srv, log: &sdk.RequestLog{}}
+	var err error
+	if e.user1, err = so.AddUser(sotest.User{Login: "USER1", FullName: "User One", Email: "user1@so.test", Admin: true, Password: "pw1"}); err != nil {
+		t.Fatal(err)
+	}
+	if e.user2, err = so.AddUser(sotest.User{Login: "USER2", FullName: "User Two", Email: "user2@so.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if e.room1, err = so.AddResource("ROOM1", true); err != nil {
+		t.Fatal(err)
+	}
+	if o.Onsite {
+		settings["base_url"] = srv.URL + "/SuperOffice"
+	} else {
+		settings["endpoint"] = srv.URL
+	}
+	settings["partner_key"] = string(so.PartnerKeyPEM())
+	e.p = superoffice.New(nil)
+	e.p.SetClock(clk.Now)
+	if err := e.p.Configure(context.Background(), "acme", settings); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func withSettings(kv ...string) envOpt {
+	return func(_ *sotest.Options, s map[string]string) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			s[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+func onsite() envOpt {
+	return func(o *sotest.Options, s map[string]string) {
+		o.Onsite = true
+		delete(s, "context_id")
+		s["username"], s["password"] = "USER1", "pw1"
+	}
+}
+
+func (e *env) ctx() context.Context {
+	return sdk.WithRecorder(context.Background(), e.log)
+}
+
+// target is a diary reached as the tenant's system user.
+func (e *env) target(assoc int) sdk.Target {
+	return sdk.Target{Instance: "acme", Account: strconv.Itoa(assoc),
+		Credential: sdk.Credential{Type: "system_token", Token: e.so.SystemToken()}}
+}
+
+// admin is a diary reached with the emulator's admin bearer token.
+func (e *env) admin(assoc int) sdk.Target {
+	return sdk.Target{Instance: "acme", Account: strconv.Itoa(assoc),
+		Credential: sdk.Credential{Type: "bearer", Token: e.so.AdminToken()}}
+}
+
+func (e *env) window() sdk.Window {
+	now := e.clk.Now()
+	return sdk.Window{Start: now.Add(-30 * 24 * time.Hour), End: now.Add(365 * 24 * time.Hour)}
+}
+
+// listAll runs one round to its end and returns events by id, removed ids and the
+// final cursor.
+func (e *env) listAll(tg sdk.Target, cursor string, pageSize int) (map[string]sdk.Event, []string, string, bool) {
+	e.t.Helper()
+	evs := map[string]sdk.Event{}
+	var removed []string
+	full := false
+	for i := 0; ; i++ {
+		if i > 10000 {
+			e.t.Fatal("ListChanges does not end")
+		}
+		ch, err := e.p.ListChanges(e.ctx(), tg, sdk.ChangesRequest{Cursor: cursor, Window: e.window(), PageSize: pageSize})
+		if err != nil {
+			e.t.Fatalf("ListChanges: %v", err)
+		}
+		full = full || ch.Full
+		for _, ev := range ch.Events {
+			if _, dup := evs[ev.ID]; dup {
+				e.t.Fatalf("event %s listed twice in one round", ev.ID)
+			}
+			evs[ev.ID] = ev
+		}
+		removed = append(removed, ch.Removed...)
+		cursor = ch.Cursor
+		if !ch.More {
+			return evs, removed, cursor, full
+		}
+	}
+}
+
+// requests counts requests recorded since mark.
+func (e *env) requests() int { return len(e.log.Records()) }
+
+// raw performs a request against the tenant API as the admin.
+func (e *env) raw(method, path string, body string) *http.Response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.so.APIURL(e.srv.URL)+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e.so.AdminToken())
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp
+}

@@ -1,0 +1,201 @@
+package superoffice_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"synchronizer/plugins/sdk"
+)
+
+var oslo = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Oslo")
+	if err != nil {
+		panic(err)
+	}
+	return l
+}()
+
+// A weekly 09:00 series in Europe/Oslo across the spring DST change keeps its
+// wall clock: 08:00Z in winter, 07:00Z in summer, with no spurious exceptions.
+func TestSeriesAcrossDST(t *testing.T) {
+	e := newEnv(t)
+	tg := e.target(e.user1)
+	start := time.Date(2025, 3, 17, 9, 0, 0, 0, oslo) // Monday; DST starts 30 March
+	master, err := e.p.Create(e.ctx(), tg, sdk.Event{Title: "Stand-up", Start: start, End: start.Add(30 * time.Minute),
+		TimeZone: "Europe/Oslo", Recurrence: []string{"RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4"}, CorrelationID: "s-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if master.Kind != sdk.KindMaster || !slices.Equal(master.Recurrence, []string{"RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4"}) {
+		t.Fatalf("master = %+v", master)
+	}
+	if !master.Start.Equal(start) || master.CorrelationID != "s-1" {
+		t.Errorf("master start %s corr %q", master.Start, master.CorrelationID)
+	}
+	// The rows themselves: 08:00Z, 08:00Z, 07:00Z, 07:00Z.
+	resp := e.raw("GET", fmt.Sprintf("/v1/Appointment?$select=date&$filter=associateId%%20associateIsOneOf%%20(%d)&$orderBy=date&$output=Logical", e.user1), "")
+	var body struct {
+		Value []map[string]any `json:"value"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &body); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range body.Value {
+		got = append(got, v["date"].(string))
+	}
+	want := []string{"2025-03-17T09:00:00", "2025-03-24T09:00:00", "2025-03-31T09:00:00", "2025-04-07T09:00:00"}
+	if !slices.Equal(got, want) {
+		t.Errorf("stored local starts = %v, want %v", got, want)
+	}
+	evs, _, _, _ := e.listAll(tg, "", 0)
+	if len(evs) != 1 {
+		t.Fatalf("listing = %v", evs)
+	}
+	// Cancel the first summer-time occurrence through the master.
+	e.clk.Add(time.Second)
+	master.Recurrence = []string{"RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4", "EXDATE:20250331T070000Z"}
+	upd, err := e.p.Update(e.ctx(), tg, master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(upd.Recurrence, master.Recurrence) {
+		t.Errorf("after cancelling: %v, want %v", upd.Recurrence, master.Recurrence)
+	}
+}
+
+// All-day items on the DST day stay one whole day.
+func TestAllDayOnDSTDay(t *testing.T) {
+	e := newEnv(t)
+	tg := e.target(e.user1)
+	day := time.Date(2025, 3, 30, 0, 0, 0, 0, time.UTC)
+	ev, err := e.p.Create(e.ctx(), tg, sdk.Event{Title: "Offsite", AllDay: true, Start: day, End: day.AddDate(0, 0, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ev.AllDay || !ev.Start.Equal(day) || !ev.End.Equal(day.AddDate(0, 0, 2)) {
+		t.Errorf("all-day round trip: %v %s..%s", ev.AllDay, ev.Start, ev.End)
+	}
+}
+
+// The seeded series has one moved and one cancelled occurrence.
+func TestSeriesFoldsMovedAndCancelled(t *testing.T) {
+	e := newEnv(t)
+	if err := e.so.SeedEvents("USER1", 10, 1); err != nil {
+		t.Fatal(err)
+	}
+	evs, _, _, _ := e.listAll(e.target(e.user1), "", 0)
+	var masters, exceptions []sdk.Event
+	for _, ev := range evs {
+		switch ev.Kind {
+		case sdk.KindMaster:
+			masters = append(masters, ev)
+		case sdk.KindException:
+			exceptions = append(exceptions, ev)
+		}
+	}
+	if len(masters) != 1 || len(exceptions) != 1 {
+		t.Fatalf("masters %d exceptions %d: %v", len(masters), len(exceptions), evs)
+	}
+	m, x := masters[0], exceptions[0]
+	if len(m.Recurrence) != 2 || !strings.HasPrefix(m.Recurrence[0], "RRULE:FREQ=WEEKLY;BYDAY=") || !strings.HasPrefix(m.Recurrence[1], "EXDATE:") {
+		t.Errorf("master recurrence = %v", m.Recurrence)
+	}
+	if x.SeriesID != m.ID || !x.OriginalStart.Equal(m.Start.AddDate(0, 0, 14)) {
+		t.Errorf("exception %s of %s, original %s (master starts %s)", x.ID, x.SeriesID, x.OriginalStart, m.Start)
+	}
+	if !x.Start.Equal(x.OriginalStart.AddDate(0, 0, 1).Add(-time.Hour)) {
+		t.Errorf("exception starts %s, original %s", x.Start, x.OriginalStart)
+	}
+	got, err := e.p.Get(e.ctx(), e.target(e.user1), x.ID)
+	if err != nil || got.Kind != sdk.KindException || !got.OriginalStart.Equal(x.OriginalStart) {
+		t.Errorf("Get exception = %+v, %v", got, err)
+	}
+}
+
+// An edit "this and following" in SuperOffice splits the series: the old one ends
+// before the edited occurrence, a new one starts there.
+func TestSeriesEditedThisAndFollowing(t *testing.T) {
+	e := newEnv(t)
+	tg := e.target(e.user1)
+	start := time.Date(2025, 4, 1, 10, 0, 0, 0, oslo)
+	m, err := e.p.Create(e.ctx(), tg, sdk.Event{Title: "Sync", Start: start, End: start.Add(time.Hour),
+		Recurrence: []string{"RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=6"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, cur, _ := e.listAll(tg, "", 0)
+	// Find the fourth occurrence's row and move it and the following ones an hour later.
+	resp := e.raw("GET", fmt.Sprintf("/v1/Appointment?$select=appointmentId&$filter=associateId%%20associateIsOneOf%%20(%d)&$orderBy=date&$output=Logical", e.user1), "")
+	var body struct {
+		Value []map[string]any `json:"value"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &body)
+	fourth := int(body.Value[3]["appointmentId"].(float64))
+	e.clk.Add(time.Second)
+	save := fmt.Sprintf(`{"appointmentEntity":{"appointmentId":%d,"associate":{"associateId":%d},"description":"Sync","startDate":"2025-04-22T11:00:00","endDate":"2025-04-22T12:00:00","recurrence":{"isRecurrence":true,"pattern":"Weekly","weekPattern":{"weekdays":"Tuesday","cycle":1},"startDate":"2025-04-22T00:00:00","recurrenceEndType":"Counter","recurrenceCounter":3}},"updateMode":"ThisAndForward","sendEmailToParticipants":false}`, fourth, e.user1)
+	if r := e.raw("POST", "/v1/Agents/Appointment/Save", save); r.StatusCode != 200 {
+		b, _ := io.ReadAll(r.Body)
+		t.Fatalf("save this and following: %d %s", r.StatusCode, b)
+	}
+	evs, _, _, _ := e.listAll(tg, cur, 0)
+	var old, fresh *sdk.Event
+	for id, ev := range evs {
+		ev := ev
+		if ev.Kind != sdk.KindMaster {
+			t.Errorf("unexpected %s %s", ev.Kind, id)
+			continue
+		}
+		if id == m.ID {
+			old = &ev
+		} else {
+			fresh = &ev
+		}
+	}
+	if old == nil || fresh == nil {
+		t.Fatalf("after the split: %v", evs)
+	}
+	if !slices.Equal(old.Recurrence, []string{"RRULE:FREQ=WEEKLY;BYDAY=TU;UNTIL=20250421T080000Z"}) {
+		t.Errorf("old series = %v", old.Recurrence)
+	}
+	if !slices.Equal(fresh.Recurrence, []string{"RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=3"}) || !fresh.Start.Equal(time.Date(2025, 4, 22, 11, 0, 0, 0, oslo)) {
+		t.Errorf("new series = %v from %s", fresh.Recurrence, fresh.Start)
+	}
+}
+
+// A rule without an end is cut at the horizon, reads back without an end, and
+// is extended as time passes without changing the master.
+func TestOpenEndedSeriesHorizon(t *testing.T) {
+	e := newEnv(t, withSettings("series_horizon", "120d", "cursor_max_age", "1h"))
+	tg := e.target(e.user1)
+	start := time.Date(2025, 3, 21, 8, 0, 0, 0, oslo)
+	m, err := e.p.Create(e.ctx(), tg, sdk.Event{Title: "Open", Start: start, End: start.Add(time.Hour),
+		Recurrence: []string{"RRULE:FREQ=WEEKLY;BYDAY=FR"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.Recurrence, []string{"RRULE:FREQ=WEEKLY;BYDAY=FR"}) {
+		t.Fatalf("open-ended master = %v", m.Recurrence)
+	}
+	rows := func() int { return e.so.Stats().Appointments }
+	before := rows()
+	if before < 15 || before > 19 {
+		t.Errorf("%d rows for 120 days of Fridays", before)
+	}
+	e.clk.Add(90 * 24 * time.Hour)
+	evs, _, _, _ := e.listAll(tg, "", 0)
+	got := evs[m.ID]
+	if !slices.Equal(got.Recurrence, m.Recurrence) || !got.Start.Equal(m.Start) || got.Title != m.Title {
+		t.Errorf("after extension master = %+v", got)
+	}
+	if after := rows(); after <= before {
+		t.Errorf("series not extended: %d rows, before %d", after, before)
+	}
+}
