@@ -96,7 +96,9 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	} else {
 		settings["endpoint"] = srv.URL
 	}
-	settings["partner_key"] = string(so.PartnerKeyPEM())
+	if _, set := settings["partner_key"]; !set {
+		settings["partner_key"] = string(so.PartnerKeyPEM())
+	}
 	e.p = superoffice.New(nil)
 	e.p.SetClock(clk.Now)
 	if err := e.p.Configure(context.Background(), "acme", settings); err != nil {

@@ -420,8 +420,9 @@ func icalLine(name string, at time.Time, allDay bool, loc *time.Location) string
 
 // extendIfDue moves the cut of a series written without an end forward once less
 // than three quarters of the horizon are left, so the cut stays well ahead of any
-// sync window (full reads, at least daily, fold every series). The master does not change (its rule has no
-// end), so this is not an edit; the new rows simply appear.
+// sync window (full reads, at least daily, fold every series). The master does
+// not change (its rule has no end), so this is not an edit; the new rows simply
+// appear.
 func (in *instance) extendIfDue(ctx context.Context, t sdk.Target, v *seriesView) error {
 	if !v.meta.Open || v.plain == nil || v.endDate.IsZero() || v.meta.RRule != "" {
 		return nil
