@@ -1,9 +1,11 @@
 package superoffice_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,8 +17,36 @@ import (
 
 	"synchronizer/plugins/sdk"
 	"synchronizer/plugins/superoffice"
+	"synchronizer/plugins/superoffice/internal/swagger"
 	"synchronizer/plugins/superoffice/sotest"
 )
+
+// spec is SuperOffice's official description of the WebAPI.
+var spec *swagger.Spec
+
+// validating checks every answer the provider receives against the official
+// descriptions: a body that does not match them fails the test.
+type validating struct {
+	t    *testing.T
+	base http.RoundTripper
+}
+
+func (v *validating) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := v.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	body, rerr := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if rerr != nil || resp.Header.Get("X-Emulator-Fault") != "" {
+		return resp, nil
+	}
+	if err := spec.ValidateResponse(req.Method, req.URL.Path, resp.StatusCode, body); err != nil {
+		v.t.Errorf("response does not match the Swagger description: %v", err)
+	}
+	return resp, nil
+}
 
 // Keys are expensive to generate; the tests share one pair.
 var testKeys struct {
@@ -25,6 +55,9 @@ var testKeys struct {
 
 func TestMain(m *testing.M) {
 	var err error
+	if spec, err = swagger.Load(); err != nil {
+		panic(err)
+	}
 	if testKeys.signing, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 		panic(err)
 	}
@@ -101,6 +134,7 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	}
 	e.p = superoffice.New(nil)
 	e.p.SetClock(clk.Now)
+	e.p.SetTransport(&validating{t: t, base: http.DefaultTransport})
 	if err := e.p.Configure(context.Background(), "acme", settings); err != nil {
 		t.Fatal(err)
 	}

@@ -481,6 +481,7 @@ func (t *truncWriter) finish() {
 	body := t.buf.Bytes()
 	body = body[:len(body)/2]
 	t.ResponseWriter.Header().Del("Content-Length")
+	t.ResponseWriter.Header().Set("X-Emulator-Fault", "truncated")
 	t.ResponseWriter.WriteHeader(t.status)
 	_, _ = t.ResponseWriter.Write(body)
 }
