@@ -183,6 +183,9 @@ func (m *Metrics) Init(k Known) {
 	keepProvider := map[string]bool{}
 	for _, p := range k.Providers {
 		keepProvider[p] = true
+		// Codes appear as they happen; 200 is there from the start so the
+		// family is visible (and rate() works) before the first request.
+		m.ProviderRequests.WithLabelValues(p, "200")
 		m.ProviderRequestDuration.WithLabelValues(p)
 		m.ProviderThrottled.WithLabelValues(p)
 		m.PluginRestarts.WithLabelValues(p)

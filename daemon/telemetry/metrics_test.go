@@ -93,7 +93,7 @@ func TestInitStartsSeriesAtZeroAndDropsStaleProfiles(t *testing.T) {
 	if strings.Contains(out, `profile="a"`) || strings.Contains(out, `provider="m365"`) {
 		t.Fatalf("stale series survived a reload:\n%s", out)
 	}
-	if !strings.Contains(out, `synchronizer_plugin_restarts_total{plugin="google"} 0`) {
+	if !strings.Contains(out, `synchronizer_plugin_restarts_total{plugin="google"} 0`) || !strings.Contains(out, `synchronizer_provider_requests_total{code="200",provider="google"} 0`) {
 		t.Fatalf("new provider not initialised:\n%s", out)
 	}
 }
