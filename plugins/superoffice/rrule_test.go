@@ -4,7 +4,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
 )
 
 func TestRuleToPatternAndBack(t *testing.T) {
