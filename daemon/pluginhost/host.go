@@ -81,6 +81,10 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
+// maxRuntimeDir keeps a plugin's unix socket path
+// (RuntimeDir/NAME-N/plugin-dirN/pluginN) within the 107 bytes Linux allows.
+const maxRuntimeDir = 107 - 66
+
 // Spec says how to run one plugin.
 type Spec struct {
 	Name string // the provider name: "m365", "memory"
@@ -198,6 +202,11 @@ func New(opts Options) (*Host, error) {
 		opts.Sleep = sleep
 	}
 	h := &Host{opts: opts, log: opts.Logger, plugins: map[string]*Plugin{}}
+	if len(opts.RuntimeDir) > maxRuntimeDir {
+		h.log.Warn("runtime directory too long for the plugins' unix sockets; using one in the temporary directory",
+			"dir", opts.RuntimeDir, "max_length", maxRuntimeDir)
+		opts.RuntimeDir = ""
+	}
 	if opts.RuntimeDir == "" {
 		dir, err := os.MkdirTemp("", "synchronizer-plugins-")
 		if err != nil {

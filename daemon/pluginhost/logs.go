@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"log"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -50,6 +52,46 @@ func readLine(br *bufio.Reader) (string, error) {
 			return b.String(), err
 		}
 	}
+}
+
+// logWriter relays what is written to it line by line, like relayStderr.
+type logWriter struct {
+	mu         sync.Mutex
+	buf        []byte
+	log        *slog.Logger
+	inPanic    bool
+	discarding bool // the rest of an over-long line is being dropped
+}
+
+func newLogWriter(l *slog.Logger) *logWriter { return &logWriter{log: l} }
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := strings.TrimRight(string(w.buf[:min(i, maxLogLine)]), "\r")
+		w.buf = w.buf[i+1:]
+		if w.discarding {
+			w.discarding = false
+			continue
+		}
+		if line != "" {
+			w.inPanic = relayLine(w.log, line, w.inPanic)
+		}
+	}
+	if len(w.buf) > maxLogLine { // a line without end: log what fits, drop the rest
+		if !w.discarding {
+			w.inPanic = relayLine(w.log, string(w.buf[:maxLogLine]), w.inPanic)
+		}
+		w.discarding = true
+		w.buf = w.buf[:0]
+	}
+	return len(p), nil
 }
 
 func relayLine(logger *slog.Logger, line string, inPanic bool) bool {

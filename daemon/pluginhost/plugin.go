@@ -204,7 +204,7 @@ func (p *Plugin) launch() (*running, error) {
 	if err := checkSum(p.spec.Path, p.spec.SHA256); err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(p.h.opts.RuntimeDir, p.spec.Name+"-")
+	tmp, err := os.MkdirTemp(p.h.opts.RuntimeDir, shortName(p.spec.Name)+"-")
 	if err != nil {
 		return nil, fmt.Errorf("create the plugin's TMPDIR: %w", err)
 	}
@@ -231,6 +231,10 @@ func (p *Plugin) launch() (*running, error) {
 			StartTimeout:     p.h.opts.StartTimeout,
 			Logger:           newHCLogBridge(p.log.With("component", "go-plugin")),
 			GRPCDialOptions:  sdk.GRPCDialOptions(),
+			// What the plugin writes to os.Stdout/os.Stderr after Serve arrives
+			// through go-plugin's stdio stream.
+			SyncStdout:       newLogWriter(p.log.With("stream", "stdout")),
+			SyncStderr:       newLogWriter(p.log),
 			UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: tmp},
 			RunnerFunc: func(_ hclog.Logger, spec *exec.Cmd, _ string) (runner.Runner, error) {
 				cmd := exec.Command(p.spec.Path, p.spec.Args...)
@@ -243,8 +247,8 @@ func (p *Plugin) launch() (*running, error) {
 		})
 		prov, err := dispense(client)
 		if err != nil {
-			client.Kill()
 			res <- result{err: err}
+			client.Kill()
 			if proc != nil && proc.pid != 0 {
 				<-proc.exited
 			}
@@ -262,6 +266,14 @@ func (p *Plugin) launch() (*running, error) {
 	}()
 	out := <-res
 	return out.r, out.err
+}
+
+// shortName keeps directory names, and so unix socket paths, short.
+func shortName(name string) string {
+	if len(name) > 16 {
+		return name[:16]
+	}
+	return name
 }
 
 func dispense(client *plugin.Client) (sdk.Provider, error) {

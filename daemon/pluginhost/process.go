@@ -21,6 +21,7 @@ import (
 //     so a daemon that dies abruptly (SIGKILL, panic) leaves no plugin behind;
 //   - stderr is read here and relayed into the daemon's log under the plugin's name
 //     (go-plugin gets an empty stream that ends when the real one ends);
+//   - it runs in its own process group, killed as a whole;
 //   - exit is observable as a channel.
 type process struct {
 	cmd    *exec.Cmd
@@ -52,6 +53,9 @@ func newProcess(cmd *exec.Cmd, logger *slog.Logger) (*process, error) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	// Its own process group, so Kill also reaches children it may have started
+	// (which would otherwise hold its output pipes open).
+	cmd.SysProcAttr.Setpgid = true
 	return &process{cmd: cmd, stdout: stdout, stderr: stderr, log: logger, exited: make(chan struct{})}, nil
 }
 
@@ -96,6 +100,7 @@ func (p *process) Kill(context.Context) error {
 	if p.cmd.Process == nil {
 		return nil
 	}
+	_ = syscall.Kill(-p.pid, syscall.SIGKILL) // the group; fails harmlessly once it is gone
 	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("kill plugin %d: %w", p.pid, err)
 	}
