@@ -7,22 +7,36 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')
 
-.PHONY: all build test fmt-check vet unit proto check-metrics check-systemd clean demo
+.PHONY: all build test fmt-check vet check-imports unit proto check-metrics check-systemd clean demo
 
 all: test build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/synchronizer
 
-# `make test` is the whole test: formatting, vet, and every package's tests with
-# the race detector.
-test: fmt-check vet unit
+# `make test` is the whole test: formatting, vet, the import rules, and every
+# package's tests with the race detector.
+test: fmt-check vet check-imports unit
 
 fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 vet:
 	$(GO) vet ./...
+
+# The layout's import rules: the daemon never imports a concrete provider,
+# providers never import the daemon, the engine and scheduler depend on no
+# storage or RPC package, and only the plugin host runs programs.
+check-imports:
+	@$(GO) list -f '{{.ImportPath}}: {{join .Imports " "}}' ./... | awk -F': ' '{ \
+	  pkg=$$1; n=split($$2, imps, " "); \
+	  for (i=1;i<=n;i++) { imp=imps[i]; \
+	    if (pkg ~ /^synchronizer\/daemon\// && imp ~ /^synchronizer\/plugins\/(superoffice|m365|google)/) print pkg " imports the provider " imp; \
+	    if (pkg ~ /^synchronizer\/plugins\// && imp ~ /^synchronizer\/daemon\//) print pkg " (a plugin) imports " imp; \
+	    if (pkg ~ /^synchronizer\/daemon\/(engine|scheduler)/ && imp ~ /(bbolt|google\.golang\.org\/grpc|hashicorp\/go-plugin)/) print pkg " imports " imp; \
+	    if (pkg ~ /^synchronizer\/daemon\// && pkg !~ /^synchronizer\/daemon\/pluginhost/ && imp == "os/exec") print pkg " imports os/exec (only daemon/pluginhost may)"; \
+	  } }' > .imports.err; \
+	if [ -s .imports.err ]; then echo "import rules broken:"; cat .imports.err; rm -f .imports.err; exit 1; fi; rm -f .imports.err; echo "import rules: ok"
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
