@@ -134,7 +134,9 @@ type Agent struct {
 	unlicensed map[state.LinkID]bool
 	source     LicenseSource
 	runner     Runner
+	consent    http.Handler
 	admin      *web.Server
+	consentSrv *web.Server
 	applyMu    sync.Mutex // serialises Runner.Apply
 }
 
@@ -217,6 +219,25 @@ func (a *Agent) SetRunner(r Runner) {
 	a.mu.Unlock()
 }
 
+// SetConsentHandler plugs in the consent listener's routes (activation pages,
+// OAuth callback); call before Run. Without one, consent_address is not bound.
+func (a *Agent) SetConsentHandler(h http.Handler) {
+	a.mu.Lock()
+	a.consent = h
+	a.mu.Unlock()
+}
+
+// ConsentAddress is the consent listener's bound address once Run has started
+// it, "" without a consent handler.
+func (a *Agent) ConsentAddress() string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.consentSrv == nil {
+		return ""
+	}
+	return a.consentSrv.Addr()
+}
+
 // Store is the open state store.
 func (a *Agent) Store() state.Store { return a.store }
 
@@ -253,11 +274,25 @@ func (a *Agent) Run(ctx context.Context, reload <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
+	a.mu.RLock()
+	consentHandler := a.consent
+	a.mu.RUnlock()
+	var consent *web.Server
+	if consentHandler != nil {
+		consent, err = web.Listen("consent_address", cfg.HTTP.ConsentAddress, consentHandler, a.log)
+		if err != nil {
+			admin.Shutdown(context.Background())
+			return err
+		}
+	}
 	a.mu.Lock()
-	a.admin = admin
+	a.admin, a.consentSrv = admin, consent
 	a.mu.Unlock()
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- admin.Serve() }()
+	if consent != nil {
+		go func() { served <- consent.Serve() }()
+	}
 
 	if err := a.apply(ctx); err != nil {
 		a.log.Error("starting the links failed", "err", err)
@@ -297,6 +332,11 @@ loop:
 	a.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
 	defer cancel()
+	if consent != nil {
+		if err := consent.Shutdown(sctx); err != nil {
+			a.log.Warn("consent listener did not stop cleanly", "err", err)
+		}
+	}
 	if err := admin.Shutdown(sctx); err != nil {
 		a.log.Warn("admin listener did not stop cleanly", "err", err)
 	}

@@ -475,3 +475,31 @@ func TestBoltStoreErrorsReachTheCaller(t *testing.T) {
 		t.Fatalf("second instance: %v", err)
 	}
 }
+
+func TestConsentListener(t *testing.T) {
+	t.Parallel()
+	cfg := strings.Replace(conf(5, "u:jane"), "http { admin_address = \"127.0.0.1:0\" }", "http {\n admin_address = \"127.0.0.1:0\"\n consent_address = \"127.0.0.1:0\"\n}", 1)
+	h := newHarness(t, cfg)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /activate/{token}", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("activate " + r.PathValue("token"))) })
+	h.agent.SetConsentHandler(mux)
+	h.start()
+	resp, err := http.Get("http://" + h.agent.ConsentAddress() + "/activate/abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "activate abc" {
+		t.Fatalf("consent listener answered %q", b)
+	}
+	if h.agent.ConsentAddress() == h.agent.AdminAddress() {
+		t.Fatal("one listener for both")
+	}
+	// A taken consent port stops the start with a clear error.
+	h2 := newHarness(t, strings.Replace(cfg, "consent_address = \"127.0.0.1:0\"", "consent_address = \""+h.agent.ConsentAddress()+"\"", 1))
+	h2.agent.SetConsentHandler(mux)
+	if err := h2.agent.Run(context.Background(), nil); !errors.Is(err, web.ErrAddressInUse) || !strings.Contains(err.Error(), "consent_address") {
+		t.Fatalf("err = %v", err)
+	}
+}
