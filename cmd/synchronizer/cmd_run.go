@@ -58,6 +58,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		var cerr *agent.ConfigError
 		if errors.As(err, &cerr) {
 			cerr.Result.Write(stderr, 0, false)
+			log.Error("cannot start: the configuration is invalid", "config", *path, "problems", cerr.Result.Errors())
+			return exitFailed
 		}
 		log.Error("cannot start", "err", err)
 		return exitFailed
