@@ -8,7 +8,8 @@ package state
 //	  created    RFC 3339 time of creation
 //	  key_check  sealed constant  proves encryption.key_file is the key tokens were sealed with
 //	links/                     bucket
-//	  <profile>/<link>  JSON Link
+//	  <profile>/<link>  JSON Link; its activation URL (which holds the activation
+//	                    secret) is sealed like a token (AAD "links/"+key)
 //	tenants/                   bucket
 //	  <superoffice block name>  JSON Tenant (last known licence count)
 //	tokens/                    bucket
@@ -420,12 +421,50 @@ func putJSON(bk *bolt.Bucket, key []byte, v any) error {
 	return bk.Put(key, raw)
 }
 
+// storedLink is a Link as the file holds it: the activation URL sealed.
+type storedLink struct {
+	Link
+	SealedActivationURL []byte `json:",omitempty"`
+}
+
+func linkAAD(id LinkID) []byte { return []byte("links/" + id.String()) }
+
+func (b *Bolt) encodeLink(l Link) ([]byte, error) {
+	sl := storedLink{Link: l}
+	sl.Link.ActivationURL = ""
+	if l.ActivationURL != "" {
+		sealed, err := b.cipher.Seal([]byte(l.ActivationURL), linkAAD(l.ID))
+		if err != nil {
+			return nil, err
+		}
+		sl.SealedActivationURL = sealed
+	}
+	return json.Marshal(sl)
+}
+
+func (b *Bolt) decodeLink(raw []byte) (Link, error) {
+	var sl storedLink
+	if err := json.Unmarshal(raw, &sl); err != nil {
+		return Link{}, err
+	}
+	l := sl.Link
+	l.ActivationURL = ""
+	if len(sl.SealedActivationURL) > 0 {
+		plain, err := b.cipher.Open(sl.SealedActivationURL, linkAAD(l.ID))
+		if err != nil {
+			return Link{}, fmt.Errorf("activation URL of %s: %w", l.ID, err)
+		}
+		l.ActivationURL = string(plain)
+	}
+	return l, nil
+}
+
 func (b *Bolt) Links(ctx context.Context) ([]Link, error) {
 	var out []Link
 	err := b.view(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketLinks).ForEach(func(k, v []byte) error {
-			var l Link
-			if err := json.Unmarshal(v, &l); err != nil {
+			l, err := b.decodeLink(v)
+			if err != nil {
 				return fmt.Errorf("decode link %s: %w", k, err)
 			}
 			out = append(out, l)
@@ -442,7 +481,13 @@ func (b *Bolt) Links(ctx context.Context) ([]Link, error) {
 func (b *Bolt) Link(ctx context.Context, id LinkID) (Link, error) {
 	var l Link
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		return getJSON(tx.Bucket(bucketLinks), []byte(id.String()), &l)
+		raw := tx.Bucket(bucketLinks).Get([]byte(id.String()))
+		if raw == nil {
+			return ErrNotFound
+		}
+		var err error
+		l, err = b.decodeLink(raw)
+		return err
 	})
 	if err != nil {
 		return Link{}, fmt.Errorf("read link %s: %w", id, err)
@@ -455,15 +500,22 @@ func (b *Bolt) UpdateLink(ctx context.Context, id LinkID, fn func(*Link) error) 
 	err := b.update(ctx, func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketLinks)
 		var l Link
-		if err := getJSON(bk, []byte(id.String()), &l); err != nil && !errors.Is(err, ErrNotFound) {
-			return err
+		if raw := bk.Get([]byte(id.String())); raw != nil {
+			var err error
+			if l, err = b.decodeLink(raw); err != nil {
+				return err
+			}
 		}
 		next, err := applyLinkUpdate(l, id, b.now(), fn)
 		if err != nil {
 			return err
 		}
+		raw, err := b.encodeLink(next)
+		if err != nil {
+			return err
+		}
 		out = next
-		return putJSON(bk, []byte(id.String()), next)
+		return bk.Put([]byte(id.String()), raw)
 	})
 	if err != nil {
 		return Link{}, fmt.Errorf("update link %s: %w", id, err)

@@ -61,7 +61,10 @@ func TestReopenKeepsDataAndSealsTokens(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, dir, testCipher(t, 1))
 	id := LinkID{"p", "jane"}
-	if _, err := s.UpdateLink(ctx, id, func(l *Link) error { l.State = Active; l.Items = 7; return nil }); err != nil {
+	if _, err := s.UpdateLink(ctx, id, func(l *Link) error {
+		l.State, l.Items, l.ActivationURL = Active, 7, "https://sync.example.com/activate/url-secret-marker"
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PutToken(ctx, LinkToken(id), Token{RefreshToken: "refresh-token-plaintext-marker"}); err != nil {
@@ -76,7 +79,7 @@ func TestReopenKeepsDataAndSealsTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"refresh-token-plaintext-marker", "activation-secret-marker"} {
+	for _, secret := range []string{"refresh-token-plaintext-marker", "activation-secret-marker", "url-secret-marker"} {
 		if bytes.Contains(raw, []byte(secret)) {
 			t.Errorf("%q is stored in clear", secret)
 		}
@@ -85,7 +88,7 @@ func TestReopenKeepsDataAndSealsTokens(t *testing.T) {
 	s = openTest(t, dir, testCipher(t, 1))
 	defer s.Close()
 	l, err := s.Link(ctx, id)
-	if err != nil || l.State != Active || l.Items != 7 {
+	if err != nil || l.State != Active || l.Items != 7 || l.ActivationURL != "https://sync.example.com/activate/url-secret-marker" {
 		t.Fatalf("link after reopen = %+v, %v", l, err)
 	}
 	tok, err := s.Token(ctx, LinkToken(id))
