@@ -27,7 +27,7 @@ var spec *swagger.Spec
 // validating checks every answer the provider receives against the official
 // descriptions: a body that does not match them fails the test.
 type validating struct {
-	t    *testing.T
+	t    testing.TB
 	base http.RoundTripper
 }
 
@@ -87,7 +87,7 @@ func (c *clock) Add(d time.Duration) {
 
 // env is one emulated tenant with a configured provider.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	clk   *clock
 	so    *sotest.Server
 	srv   *httptest.Server
@@ -100,7 +100,7 @@ type env struct {
 
 type envOpt func(*sotest.Options, map[string]string)
 
-func newEnv(t *testing.T, opts ...envOpt) *env {
+func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
 	clk := &clock{t: time.Date(2025, 3, 20, 9, 0, 0, 0, time.UTC)}
 	o := sotest.Options{ContextID: "Cust42", Now: clk.Now, SigningKey: testKeys.signing, PartnerKey: testKeys.partner,
