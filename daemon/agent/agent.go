@@ -8,6 +8,17 @@
 // LicenseSource reads tenants' licence counts, a Runner runs the links (the
 // scheduler, engine and plugins). Without them the daemon still serves status
 // and metrics, and every link shows its state and why.
+//
+// Wiring, in cmd:
+//
+//	a, err := agent.New(agent.Options{ConfigPath: path, Logger: log, Level: level,
+//		Metrics: telemetry.New(), Notify: agent.SystemdNotify})
+//	// a.Store(), a.Metrics() and a.Config() are ready here for the parts below.
+//	a.SetLicenseSource(src)          // tenants' user-licence counts
+//	a.SetRunner(runner)              // gets Apply(cfg, allowed links) at start, reload, licence change
+//	a.SetConsentHandler(consentMux)  // binds consent_address
+//	a.AdminMux().Handle("POST /v1/profiles/{profile}/sync", h)
+//	err = a.Run(ctx, reloadCh)       // ctx ends on SIGTERM/SIGINT; reloadCh gets SIGHUP
 package agent
 
 import (
