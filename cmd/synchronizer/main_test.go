@@ -381,3 +381,19 @@ func TestDaemonRefusesBadStartingPoints(t *testing.T) {
 		t.Fatal("the foreign state file was changed")
 	}
 }
+
+// Every broken configuration of the config package's testdata fails validate
+// with exit 1 and names its file, line and column.
+func TestValidateBrokenConfigs(t *testing.T) {
+	t.Parallel()
+	files, _ := filepath.Glob("../../daemon/config/testdata/broken/*.hcl")
+	if len(files) == 0 {
+		t.Fatal("no broken configurations found")
+	}
+	for _, f := range files {
+		code, stdout, stderr := runCmd("validate", "-config", f)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, f+":") || !strings.Contains(stderr, "problem") {
+			t.Errorf("%s: exit %d, stdout %q, stderr:\n%s", f, code, stdout, stderr)
+		}
+	}
+}
