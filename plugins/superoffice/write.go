@@ -149,7 +149,7 @@ func (p *Provider) createSingle(ctx context.Context, in *instance, t sdk.Target,
 	var saved wire.AppointmentEntity
 	if len(parts) > 0 {
 		e.Participants = parts
-		_, err = in.agent(ctx, t, "Appointment/Save", nil, wire.SaveRequest{AppointmentEntity: e, UpdateMode: "OnlyThis"}, &saved)
+		err = in.saveMeeting(ctx, t, e, "OnlyThis", &saved)
 	} else {
 		_, err = in.call(ctx, t, request{method: http.MethodPost, path: "/v1/Appointment", body: e, out: &saved})
 	}
@@ -170,6 +170,34 @@ func (p *Provider) createSingle(ctx context.Context, in *instance, t sdk.Target,
 	out := in.toEvent(ctx, t, &r, loc, zone)
 	out.CorrelationID = ev.CorrelationID
 	return out, nil
+}
+
+// saveMeeting saves through the Appointment agent without notifying anyone.
+// Participants known only by e-mail address may be refused by a tenant (that
+// SuperOffice accepts them is [unconfirmed]); the save is then repeated with the
+// associates alone, so the meeting is not lost for the sake of a guest.
+func (in *instance) saveMeeting(ctx context.Context, t sdk.Target, e *wire.AppointmentEntity, mode string, out *wire.AppointmentEntity) error {
+	_, err := in.agent(ctx, t, "Appointment/Save", nil, wire.SaveRequest{AppointmentEntity: e, UpdateMode: mode}, out)
+	if err == nil || !errors.Is(err, sdk.ErrInvalidArgument) {
+		return err
+	}
+	var known []wire.ParticipantInfo
+	for _, p := range e.Participants {
+		if p.AssociateId != 0 {
+			known = append(known, p)
+		}
+	}
+	if len(known) == len(e.Participants) {
+		return err
+	}
+	in.logger.Info("the tenant refused participants known only by e-mail; saving with its own users only", "error", err)
+	retry := *e
+	retry.Participants = known
+	if retry.Participants == nil {
+		retry.Participants = []wire.ParticipantInfo{}
+	}
+	_, err = in.agent(ctx, t, "Appointment/Save", nil, wire.SaveRequest{AppointmentEntity: &retry, UpdateMode: mode}, out)
+	return err
 }
 
 // mark stamps the correlation id on a new row. A row we cannot mark would come
@@ -289,7 +317,7 @@ func (p *Provider) createSeries(ctx context.Context, in *instance, t sdk.Target,
 	e.Recurrence = &plan.info
 	e.Participants = in.participantsFor(ctx, t, &ev, owner)
 	var saved wire.AppointmentEntity
-	if _, err := in.agent(ctx, t, "Appointment/Save", nil, wire.SaveRequest{AppointmentEntity: e, UpdateMode: "OnlyThis"}, &saved); err != nil {
+	if err := in.saveMeeting(ctx, t, e, "OnlyThis", &saved); err != nil {
 		return sdk.Event{}, err
 	}
 	if saved.Recurrence == nil || saved.Recurrence.RecurrenceId == 0 {
@@ -457,7 +485,7 @@ func (p *Provider) update(ctx context.Context, in *instance, t sdk.Target, owner
 				e.Participants = []wire.ParticipantInfo{}
 			}
 		}
-		_, err = in.agent(ctx, t, "Appointment/Save", nil, wire.SaveRequest{AppointmentEntity: e, UpdateMode: "OnlyThis"}, &saved)
+		err = in.saveMeeting(ctx, t, e, "OnlyThis", &saved)
 	} else {
 		h := http.Header{}
 		if ev.Version != "" {
