@@ -85,16 +85,14 @@ func (b *builder) build(raw *rawConfig) *Config {
 		names[name] = r
 	}
 	for _, r := range raw.SuperOffice {
-		if so := b.buildSuperOffice(r); so != nil {
-			claim("superoffice", so.Name, r.NameRange)
-			c.SuperOffice = append(c.SuperOffice, so)
-		}
+		so := b.buildSuperOffice(r)
+		claim("superoffice", so.Name, r.NameRange)
+		c.SuperOffice = append(c.SuperOffice, so)
 	}
 	for _, r := range raw.Calendars {
-		if cal := b.buildCalendar(c, r); cal != nil {
-			claim("calendar", cal.Name, r.NameRange)
-			c.Calendars = append(c.Calendars, cal)
-		}
+		cal := b.buildCalendar(c, r)
+		claim("calendar", cal.Name, r.NameRange)
+		c.Calendars = append(c.Calendars, cal)
 	}
 	b.buildPlugins(c, raw.Plugins)
 
@@ -199,7 +197,7 @@ func (b *builder) buildSMTP(c *Config, r *rawSMTP) {
 }
 
 func (b *builder) buildSuperOffice(r *rawSuperOffice) *SuperOffice {
-	ok := b.checkName("superoffice", r.Name, r.NameRange)
+	b.checkName("superoffice", r.Name, r.NameRange)
 	s := &SuperOffice{
 		Name: r.Name, ContextID: str(r.ContextID), Environment: str(r.Environment),
 		ClientID: str(r.ClientID), ClientSecret: str(r.ClientSecret),
@@ -268,9 +266,6 @@ func (b *builder) buildSuperOffice(r *rawSuperOffice) *SuperOffice {
 	if r.UserLicenses != nil && *r.UserLicenses < 0 {
 		b.errorf(at("user_licenses"), "Invalid user_licenses", "user_licenses is %d; it must be 0 or more.", *r.UserLicenses)
 	}
-	if !ok {
-		return nil
-	}
 	return s
 }
 
@@ -283,7 +278,7 @@ var calendarAttrs = map[string][]string{
 }
 
 func (b *builder) buildCalendar(c *Config, r *rawCalendar) *Calendar {
-	ok := b.checkName("calendar", r.Name, r.NameRange)
+	b.checkName("calendar", r.Name, r.NameRange)
 	cal := &Calendar{
 		Provider: r.Provider, Name: r.Name, TenantID: str(r.TenantID), ClientID: str(r.ClientID),
 		ClientSecret: str(r.ClientSecret), Auth: str(r.Auth),
@@ -294,11 +289,10 @@ func (b *builder) buildCalendar(c *Config, r *rawCalendar) *Calendar {
 	if !b.knownProvider(c, r.Provider) {
 		b.errorf(&r.ProviderRange, "Unknown provider", "calendar %q uses provider %q, which is neither built in (%s) nor an executable %s%s in plugin_dir %s%s.",
 			r.Name, r.Provider, strings.Join(b.calendarBuiltins(), ", "), PluginPrefix, r.Provider, c.PluginDir, b.scanNote())
-		ok = false
 	}
 	if r.Provider == ProviderSuperOffice {
 		b.errorf(&r.ProviderRange, "Wrong block for SuperOffice", "SuperOffice is configured with a superoffice \"NAME\" block, not a calendar block.")
-		return nil
+		return cal
 	}
 	allowedKey := r.Provider
 	if _, builtin := calendarAttrs[allowedKey]; !builtin {
@@ -360,9 +354,8 @@ func (b *builder) buildCalendar(c *Config, r *rawCalendar) *Calendar {
 			b.errorf(at("settings"), "Setting clashes with an attribute", "settings key %q is also set from the block's attributes; rename it.", k)
 		}
 	}
-	if !ok {
-		return nil
-	}
+	// Even a block with errors resolves references, so a profile naming it
+	// gets no second, misleading "unknown block" error.
 	return cal
 }
 
