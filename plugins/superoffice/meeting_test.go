@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"synchronizer/plugins/sdk"
+	"synchronizer/plugins/superoffice/sotest"
 )
 
 // A meeting is one row per participant: the organizer's diary holds the mother,
@@ -107,5 +108,18 @@ func TestBookingSeenFromOrganizerAndParticipants(t *testing.T) {
 	}
 	if n := e.so.MailsSent(); n != 0 {
 		t.Errorf("meeting writes sent %d mails", n)
+	}
+}
+
+func TestMeetingWithGuestsATenantRefuses(t *testing.T) {
+	e := newEnv(t, func(o *sotest.Options, _ map[string]string) { o.RejectAddressOnlyParticipants = true })
+	start := e.clk.Now().Add(24 * time.Hour).Truncate(time.Hour)
+	ev, err := e.p.Create(e.ctx(), e.target(e.user1), sdk.Event{Title: "With a guest", Start: start, End: start.Add(time.Hour),
+		Attendees: []sdk.Attendee{{Email: "guest@example.com"}, {Email: "user2@so.test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Attendees) != 1 || ev.Attendees[0].AccountID != strconv.Itoa(e.user2) {
+		t.Errorf("attendees = %+v", ev.Attendees)
 	}
 }

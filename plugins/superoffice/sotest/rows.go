@@ -201,6 +201,8 @@ func (s *Server) parseParticipants(in []wire.ParticipantInfo, owner int) ([]part
 			addr := strings.TrimSpace(p.EmailAddress)
 			if a := s.st.findAssociate(addr); a != nil && strings.EqualFold(a.email, addr) {
 				q.assoc = a.id
+			} else if s.opts.RejectAddressOnlyParticipants {
+				return nil, badRequest("participant %s is neither an associate nor a contact person", addr)
 			} else {
 				q.person = s.personByEmail(addr, p.Description)
 			}

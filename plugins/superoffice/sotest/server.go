@@ -48,6 +48,9 @@ type Options struct {
 	// AutoConsent makes the sign-in page approve at once as the account named by
 	// login_hint (login name or e-mail).
 	AutoConsent bool
+	// RejectAddressOnlyParticipants makes saves refuse participants given only by
+	// e-mail address (what a tenant does with them is not documented).
+	RejectAddressOnlyParticipants bool
 	// MaxPageSize caps OData pages the server answers by itself, with an
 	// odata.nextLink to the rest (0 = no cap, as in every documented example).
 	MaxPageSize int
