@@ -397,3 +397,22 @@ func TestValidateBrokenConfigs(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateLicenceCap(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(licences int) string {
+		p := filepath.Join(dir, fmt.Sprintf("c%d.hcl", licences))
+		os.WriteFile(p, []byte(strings.Replace(daemonConfig("data", "key", "127.0.0.1:0", "jane", "bob"),
+			"endpoint = \"http://127.0.0.1:1\"\n}", fmt.Sprintf("endpoint = \"http://127.0.0.1:1\"\n user_licenses = %d\n}", licences), 1)), 0o600)
+		return p
+	}
+	code, _, stderr := runCmd("validate", "-config", write(1))
+	if code != 1 || !strings.Contains(stderr, "tenant acme has 1 licence (1 user licence) for 2 links; over the cap: p/bob (") {
+		t.Fatalf("over the cap: exit %d\n%s", code, stderr)
+	}
+	code, stdout, _ := runCmd("validate", "-config", write(2))
+	if code != 0 || !strings.Contains(stdout, "tenant acme: 2 of 2 licences used") {
+		t.Fatalf("at the cap: exit %d\n%s", code, stdout)
+	}
+}

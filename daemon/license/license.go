@@ -83,9 +83,16 @@ func (r *Result) Licensed(l *config.Link) (ok bool, reason string) {
 
 func capText(t *Tenant) string {
 	if t.Resources {
-		return fmt.Sprintf("%d licences (%d user licences + %d for resources)", t.Cap, t.UserLicenses, ResourceBonus)
+		return fmt.Sprintf("%s (%s + %d for resources)", count(t.Cap, "licence"), count(t.UserLicenses, "user licence"), ResourceBonus)
 	}
-	return fmt.Sprintf("%d licences (%d user licences)", t.Cap, t.UserLicenses)
+	return fmt.Sprintf("%s (%s)", count(t.Cap, "licence"), count(t.UserLicenses, "user licence"))
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // Evaluate decides, for every tenant, which links hold a licence. counts maps
