@@ -149,6 +149,15 @@ type Agent struct {
 	admin      *web.Server
 	consentSrv *web.Server
 	applyMu    sync.Mutex // serialises Runner.Apply
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// Close releases the state store. Run does it on return; call Close when New
+// succeeded but Run is never called. It is safe to call more than once.
+func (a *Agent) Close() error {
+	a.closeOnce.Do(func() { a.closeErr = a.store.Close() })
+	return a.closeErr
 }
 
 // New loads the configuration and opens the state store. A configuration
@@ -279,7 +288,7 @@ func (a *Agent) AdminAddress() string {
 // It returns an error when it cannot start (port taken) and nil after a clean
 // shutdown. The store is closed when Run returns.
 func (a *Agent) Run(ctx context.Context, reload <-chan struct{}) error {
-	defer a.store.Close()
+	defer a.Close()
 	cfg := a.Config()
 	admin, err := web.Listen("admin_address", cfg.HTTP.AdminAddress, a.mux, a.log)
 	if err != nil {

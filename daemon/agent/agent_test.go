@@ -469,7 +469,7 @@ func TestBoltStoreErrorsReachTheCaller(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Store().Close()
+	defer a.Close()
 	second := Options{ConfigPath: filepath.Join(dir, "c.hcl"), Logger: quiet, OpenStore: OpenBoltStore(nil, 100*time.Millisecond)}
 	if _, err := New(second); !errors.Is(err, state.ErrLocked) || !strings.Contains(err.Error(), "another synchronizer is using") {
 		t.Fatalf("second instance: %v", err)
