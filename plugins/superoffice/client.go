@@ -24,6 +24,13 @@ import (
 // are read in the tenant's base zone.
 const timeZoneHeader = "UTC,includeTZOffset"
 
+// Bounds of the in-memory caches: a daemon runs for months, and ids and access
+// tokens keep coming. A full cache starts over; everything in it can be read again.
+const (
+	maxCached     = 10_000
+	maxCachedRows = 500_000
+)
+
 // instanceCache is what an instance learns and keeps in memory.
 type instanceCache struct {
 	api     string // tenant API root, ".../api"

@@ -64,7 +64,7 @@ func (in *instance) setKey(ctx context.Context, t sdk.Target, key, table string,
 	}
 	if key == keyCorr && table == tableAppt {
 		in.mu.Lock()
-		if in.cache.corr == nil {
+		if in.cache.corr == nil || len(in.cache.corr) > maxCachedRows {
 			in.cache.corr = map[int]string{}
 		}
 		in.cache.corr[record] = value
@@ -113,7 +113,7 @@ func (in *instance) rowCorrelation(ctx context.Context, t sdk.Target, id int) (s
 		return "", err
 	}
 	in.mu.Lock()
-	if in.cache.corr == nil {
+	if in.cache.corr == nil || len(in.cache.corr) > maxCachedRows {
 		in.cache.corr = map[int]string{}
 	}
 	if found {
@@ -155,7 +155,7 @@ func (in *instance) seriesInfo(ctx context.Context, t sdk.Target, rule int) (ser
 
 func (in *instance) cacheSeries(rule int, meta seriesMeta) {
 	in.mu.Lock()
-	if in.cache.seriesMD == nil {
+	if in.cache.seriesMD == nil || len(in.cache.seriesMD) > maxCached {
 		in.cache.seriesMD = map[int]*seriesMeta{}
 	}
 	in.cache.seriesMD[rule] = &meta

@@ -340,8 +340,8 @@ func (in *instance) principal(ctx context.Context, t sdk.Target) (int, error) {
 		return 0, fmt.Errorf("read the current principal: %w", err)
 	}
 	in.mu.Lock()
-	if in.cache.principals == nil {
-		in.cache.principals = map[string]int{}
+	if in.cache.principals == nil || len(in.cache.principals) > maxCached {
+		in.cache.principals = map[string]int{} // access tokens rotate: start over
 	}
 	in.cache.principals[key] = pr.AssociateId
 	in.mu.Unlock()

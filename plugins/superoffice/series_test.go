@@ -199,3 +199,79 @@ func TestOpenEndedSeriesHorizon(t *testing.T) {
 		t.Errorf("series not extended: %d rows, before %d", after, before)
 	}
 }
+
+// Editing a series from its master: content goes to every occurrence while an
+// exception keeps its own; a new end extends the series; a new time regenerates it.
+func TestUpdateSeriesFromMaster(t *testing.T) {
+	e := newEnv(t)
+	tg := e.target(e.user1)
+	start := time.Date(2025, 4, 2, 14, 0, 0, 0, oslo)
+	m, err := e.p.Create(e.ctx(), tg, sdk.Event{Title: "Review", Start: start, End: start.Add(time.Hour),
+		Recurrence: []string{"RRULE:FREQ=WEEKLY;BYDAY=WE;COUNT=6"}, CorrelationID: "ser"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := start.AddDate(0, 0, 14)
+	x, err := e.p.Create(e.ctx(), tg, sdk.Event{SeriesID: m.ID, OriginalStart: orig, Title: "Review (moved)",
+		Start: orig.AddDate(0, 0, 1), End: orig.AddDate(0, 0, 1).Add(time.Hour), CorrelationID: "ex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Kind != sdk.KindException || !x.OriginalStart.Equal(orig) || x.SeriesID != m.ID || x.CorrelationID != "ex" {
+		t.Fatalf("exception = %+v", x)
+	}
+	_, _, cur, _ := e.listAll(tg, "", 0)
+
+	e.clk.Add(time.Second)
+	m.Title, m.Location = "Review v2", "Room 9"
+	m2, err := e.p.Update(e.ctx(), tg, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2.Title != "Review v2" || m2.Location != "Room 9" || len(m2.Recurrence) != 1 {
+		t.Errorf("master after content edit = %+v", m2)
+	}
+	evs, _, cur2, _ := e.listAll(tg, cur, 0)
+	if len(evs) != 2 || evs[x.ID].Title != "Review (moved)" || !evs[x.ID].Start.Equal(x.Start) {
+		t.Errorf("after content edit: %v", evs)
+	}
+
+	e.clk.Add(time.Second)
+	m2.Recurrence = []string{"RRULE:FREQ=WEEKLY;BYDAY=WE;COUNT=8"}
+	m3, err := e.p.Update(e.ctx(), tg, m2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m3.Recurrence, m2.Recurrence) {
+		t.Errorf("master after new end = %v", m3.Recurrence)
+	}
+	if got, err := e.p.Get(e.ctx(), tg, x.ID); err != nil || got.Title != "Review (moved)" {
+		t.Errorf("exception after new end = %+v, %v", got, err)
+	}
+
+	e.clk.Add(time.Second)
+	m3.Start, m3.End = m3.Start.Add(time.Hour), m3.End.Add(time.Hour)
+	m4, err := e.p.Update(e.ctx(), tg, m3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m4.ID != m.ID || !m4.Start.Equal(start.Add(time.Hour)) || len(m4.Recurrence) != 1 || m4.CorrelationID != "ser" {
+		t.Errorf("master after new time = %+v", m4)
+	}
+	evs, removed, _, _ := e.listAll(tg, cur2, 0)
+	if len(evs) != 1 || !slices.Contains(removed, x.ID) {
+		t.Errorf("after new time: events %v removed %v", evs, removed)
+	}
+	if n := e.so.MailsSent(); n != 0 {
+		t.Errorf("mails = %d", n)
+	}
+	if err := e.p.Delete(e.ctx(), tg, m.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.p.Get(e.ctx(), tg, m.ID); err == nil {
+		t.Error("deleted series still there")
+	}
+	if e.so.Stats().Appointments != 0 {
+		t.Errorf("%d rows left", e.so.Stats().Appointments)
+	}
+}
