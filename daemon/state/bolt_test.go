@@ -139,7 +139,10 @@ func TestOpenRefusesWithoutChangingTheFile(t *testing.T) {
 	}{
 		{"garbage", func(t *testing.T, dir string) {
 			seed := uint64(time.Now().UnixNano())
-			t.Logf("seed %d", seed)
+			if v := os.Getenv("STATE_TEST_SEED"); v != "" {
+				fmt.Sscan(v, &seed)
+			}
+			t.Logf("garbage seed %d (replay with STATE_TEST_SEED=%d)", seed, seed)
 			r := rand.New(rand.NewPCG(seed, 1))
 			b := make([]byte, 64<<10)
 			for i := range b {
