@@ -350,6 +350,7 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusBadRequest, "invalid_grant", "user no longer exists")
 		return
 	}
+	s.pruneLocked(now)
 	access := "8A:" + s.opts.ContextID + "." + randomToken(32)
 	s.st.access[access] = &accessToken{assoc: assoc, expires: now.Add(accessLifetime)}
 	resp := map[string]any{"token_type": "Bearer", "access_token": access, "expires_in": int(accessLifetime / time.Second)}
@@ -474,6 +475,7 @@ func (s *Server) serveSystemUser(w http.ResponseWriter, r *http.Request) {
 	}
 	tk := "7T:" + randomToken(24)
 	s.mu.Lock()
+	s.pruneLocked(now)
 	s.st.tickets[tk] = &ticket{assoc: s.st.systemUser().id, lastUsed: now}
 	s.mu.Unlock()
 	jwt := s.signJWT(map[string]any{
@@ -547,6 +549,33 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*associat
 		return a, true
 	}
 	return fail("Missing or unsupported Authorization header")
+}
+
+// pruneLocked drops used and expired codes, tokens and tickets once there are
+// many, so a long-running emulator keeps its memory bounded.
+func (s *Server) pruneLocked(now time.Time) {
+	const many = 1000
+	if len(s.st.codes) > many {
+		for k, c := range s.st.codes {
+			if c.used || now.After(c.expires) {
+				delete(s.st.codes, k)
+			}
+		}
+	}
+	if len(s.st.access) > many {
+		for k, a := range s.st.access {
+			if now.After(a.expires) {
+				delete(s.st.access, k)
+			}
+		}
+	}
+	if len(s.st.tickets) > many {
+		for k, t := range s.st.tickets {
+			if now.Sub(t.lastUsed) > ticketSliding {
+				delete(s.st.tickets, k)
+			}
+		}
+	}
 }
 
 // SetPassword sets the password an associate uses with onsite Basic auth.

@@ -19,6 +19,9 @@ import (
 	"synchronizer/plugins/superoffice/internal/wire"
 )
 
+// maxQueued bounds the events waiting for one webhook.
+const maxQueued = 10_000
+
 // maxConsecutiveErrors stops a webhook: 3 cycles of 3 attempts.
 const maxConsecutiveErrors = 9
 
@@ -277,6 +280,9 @@ func (s *Server) enqueueLocked(event string, pk int, entity string, by int, chan
 			p.Changes = []string{}
 		}
 		body, _ := json.Marshal(p)
+		if len(h.queue) >= maxQueued {
+			h.queue = h.queue[1:] // a stopped receiver loses the oldest events first
+		}
 		h.queue = append(h.queue, &delivery{event: event, eventID: eid, body: body})
 		queued = true
 	}
