@@ -389,8 +389,18 @@ func (a *Agent) licenseLoop(ctx context.Context, now <-chan struct{}) {
 				a.log.Error("applying the licence change failed", "err", err)
 			}
 		}
+		// Activations used or expired a week ago only take room; a person
+		// opening such a link still gets "expired" for that week.
+		if n, err := a.store.PruneActivations(ctx, a.now().Add(-activationRetention)); err != nil {
+			a.log.Warn("cannot prune old activations", "err", err)
+		} else if n > 0 {
+			a.log.Debug("pruned old activations", "count", n)
+		}
 	}
 }
+
+// activationRetention is how long used or expired activations are kept.
+const activationRetention = 7 * 24 * time.Hour
 
 // Reload builds the configuration anew and swaps it in; an invalid one is
 // logged and rejected and the old one keeps running.
