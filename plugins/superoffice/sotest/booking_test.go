@@ -147,3 +147,42 @@ func TestRecurrenceStoredExpanded(t *testing.T) {
 		t.Errorf("CalculateDays = %v", got)
 	}
 }
+
+func TestUIDAndUpdateWithMode(t *testing.T) {
+	f := newFixture(t, nil)
+	a := f.post("/v1/Agents/Appointment/CreateAppointmentForUID", map[string]any{"UID": "abc@example.com",
+		"AppointmentEntity": map[string]any{"Associate": map[string]int{"AssociateId": f.user1}, "Description": "Imported",
+			"StartDate": "2025-05-05T10:00:00", "EndDate": "2025-05-05T11:00:00"}})
+	if a.status != 200 {
+		t.Fatalf("create for UID: %d %s", a.status, a.body)
+	}
+	var e wire.AppointmentEntity
+	a.json(t, &e)
+	var again wire.AppointmentEntity
+	f.post("/v1/Agents/Appointment/CreateAppointmentForUID", map[string]any{"UID": "abc@example.com",
+		"AppointmentEntity": map[string]any{"Associate": map[string]int{"AssociateId": f.user1}}}).json(t, &again)
+	if again.AppointmentId != e.AppointmentId {
+		t.Errorf("the same UID made a second appointment: %d vs %d", again.AppointmentId, e.AppointmentId)
+	}
+	var found wire.AppointmentEntity
+	f.post("/v1/Agents/Appointment/GetAppointmentFromUID", map[string]string{"UID": "abc@example.com"}).json(t, &found)
+	var uid string
+	f.post("/v1/Agents/Appointment/GetUIDFromAppointmentId", map[string]any{"AppointmentId": e.AppointmentId, "UseMotherId": true}).json(t, &uid)
+	if found.AppointmentId != e.AppointmentId || uid != "abc@example.com" {
+		t.Errorf("UID lookups: %d %q", found.AppointmentId, uid)
+	}
+	if a := f.post("/v1/Agents/Appointment/GetAppointmentFromUID", map[string]string{"UID": "nope"}); string(a.body) != "null" {
+		t.Errorf("unknown UID: %s", a.body)
+	}
+	var moved wire.Appointment
+	f.post("/v1/Agents/Appointment/UpdateAppointmentWithMode", map[string]any{"Id": e.AppointmentId, "StartTime": "2025-05-06T10:00:00",
+		"EndTime": "2025-05-06T12:00:00", "Status": "Completed", "UpdateMode": "OnlyThis"}).json(t, &moved)
+	if moved.StartDate != "2025-05-06T10:00:00" || moved.EndDate != "2025-05-06T12:00:00" || moved.Completed != "Completed" {
+		t.Errorf("update with mode = %+v", moved)
+	}
+	var parts wire.ODataResponse
+	f.do("GET", fmt.Sprintf("/v1/Appointment/%d/Participants", e.AppointmentId), "").json(t, &parts)
+	if len(parts.Value) != 0 {
+		t.Errorf("participants of a plain appointment: %v", parts.Value)
+	}
+}
