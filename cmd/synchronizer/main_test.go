@@ -187,8 +187,13 @@ type daemon struct {
 
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
+	return startDaemonEnv(t, nil, args...)
+}
+
+func startDaemonEnv(t *testing.T, env []string, args ...string) *daemon {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "SYNCHRONIZER_TEST_AS_MAIN=1")
+	cmd.Env = append(append(os.Environ(), "SYNCHRONIZER_TEST_AS_MAIN=1"), env...)
 	d := &daemon{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = &lockedWriter{buf: d.stderr}
 	if err := cmd.Start(); err != nil {
@@ -279,7 +284,8 @@ func TestDaemonProcessLifecycle(t *testing.T) {
 	admin := freeAddr(t)
 	cfg := filepath.Join(dir, "synchronizer.hcl")
 	os.WriteFile(cfg, []byte(daemonConfig(filepath.Join(dir, "data"), key, admin, "jane")), 0o600)
-	d := startDaemon(t, "run", "-config", cfg)
+	notify := listenNotify(t, filepath.Join(dir, "notify.sock"))
+	d := startDaemonEnv(t, []string{"NOTIFY_SOCKET=" + filepath.Join(dir, "notify.sock")}, "run", "-config", cfg)
 	base := "http://" + admin
 	waitUntil(t, "healthz", func() bool { code, _ := httpGet(base + "/healthz"); return code == 200 }, d)
 
@@ -335,6 +341,56 @@ func TestDaemonProcessLifecycle(t *testing.T) {
 	}
 	if !strings.Contains(d.log(), "msg=stopped") {
 		t.Fatalf("no clean stop logged:\n%s", d.log())
+	}
+	// systemd heard: ready, two reloads each followed by ready, stopping.
+	var got []string
+	for _, m := range notify() {
+		first, rest, _ := strings.Cut(m, "\n")
+		if first == "RELOADING=1" && !strings.HasPrefix(rest, "MONOTONIC_USEC=") {
+			t.Errorf("RELOADING without MONOTONIC_USEC: %q", m)
+		}
+		got = append(got, first)
+	}
+	want := "READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 STOPPING=1"
+	if strings.Join(got, " ") != want {
+		t.Errorf("notifications = %v, want %s", got, want)
+	}
+}
+
+// listenNotify plays systemd's notification socket; the returned function
+// gives the messages received so far.
+func listenNotify(t *testing.T, path string) func() []string {
+	t.Helper()
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	msgs := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := conn.ReadFromUnix(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	var seen []string
+	return func() []string {
+		for {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					return seen
+				}
+				seen = append(seen, m)
+			case <-time.After(200 * time.Millisecond):
+				return seen
+			}
+		}
 	}
 }
 
