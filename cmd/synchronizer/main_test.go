@@ -262,8 +262,8 @@ func waitUntil(t *testing.T, what string, cond func() bool, d *daemon) {
 
 func daemonConfig(dataDir, key, admin string, links ...string) string {
 	s := fmt.Sprintf("data_dir = %q\nencryption { key_file = %q }\nhttp { admin_address = %q }\n", dataDir, key, admin) +
-		"superoffice \"acme\" {\n context_id = \"Cust1\"\n client_id = \"c\"\n client_secret = \"s\"\n endpoint = \"http://127.0.0.1:1\"\n}\n" +
-		"calendar \"m365\" \"m\" {\n tenant_id = \"t\"\n client_id = \"c\"\n client_secret = \"s\"\n endpoint = \"http://127.0.0.1:1\"\n}\n" +
+		"superoffice \"acme\" {\n context_id = \"Cust1\"\n client_id = \"c\"\n client_secret = \"sekrit-marker-so\"\n endpoint = \"http://127.0.0.1:1\"\n}\n" +
+		"calendar \"m365\" \"m\" {\n tenant_id = \"t\"\n client_id = \"c\"\n client_secret = \"sekrit-marker-m365\"\n endpoint = \"http://127.0.0.1:1\"\n}\n" +
 		"profile \"p\" {\n superoffice = \"acme\"\n calendar = \"m\"\n"
 	for _, l := range links {
 		s += fmt.Sprintf(" user %q {\n  associate = %q\n  mailbox = \"%s@acme.example\"\n }\n", l, strings.ToUpper(l), l)
@@ -341,6 +341,12 @@ func TestDaemonProcessLifecycle(t *testing.T) {
 	}
 	if !strings.Contains(d.log(), "msg=stopped") {
 		t.Fatalf("no clean stop logged:\n%s", d.log())
+	}
+	// Secrets never reach the log, the status or the metrics.
+	for what, text := range map[string]string{"log": d.log(), "metrics": metrics, "status": body} {
+		if strings.Contains(text, "sekrit-marker") {
+			t.Errorf("a client secret appears in the %s", what)
+		}
 	}
 	// systemd heard: ready, two reloads each followed by ready, stopping.
 	var got []string
