@@ -70,9 +70,16 @@ type baseKey struct {
 
 func keyOf(r *row, loc *time.Location) baseKey {
 	ls := r.start.In(loc)
-	return baseKey{clock: time.Duration(ls.Hour())*time.Hour + time.Duration(ls.Minute())*time.Minute + time.Duration(ls.Second())*time.Second,
+	k := baseKey{clock: time.Duration(ls.Hour())*time.Hour + time.Duration(ls.Minute())*time.Minute + time.Duration(ls.Second())*time.Second,
 		dur: r.end.Sub(r.start), allDay: r.allDay, title: r.title, text: r.text, location: r.location,
 		private: r.private, free: r.free, alarm: r.alarm, lead: r.lead, task: r.taskID}
+	if r.allDay {
+		// All-day rows are whole local days: on a DST day the same day is 23 or 25
+		// hours long, which is no exception.
+		first, end := allDayDates(r.start, r.end, loc)
+		k.clock, k.dur = 0, time.Duration(end.Sub(first)/(24*time.Hour))
+	}
+	return k
 }
 
 func localDate(t time.Time, loc *time.Location) time.Time {
@@ -306,6 +313,9 @@ func (in *instance) fold(ctx context.Context, t sdk.Target, ruleID, owner int) (
 	mrow.allDay = base.allDay
 	mrow.start = dtstart
 	mrow.end = dtstart.Add(base.dur)
+	if base.allDay {
+		mrow.end = time.Date(dtstart.Year(), dtstart.Month(), dtstart.Day()+int(base.dur), 0, 0, 0, 0, loc)
+	}
 	mrow.title, mrow.text, mrow.location = base.title, base.text, base.location
 	mrow.private, mrow.free, mrow.alarm, mrow.lead = base.private, base.free, base.alarm, base.lead
 	master := in.toEvent(ctx, t, &mrow, loc, zone)

@@ -91,6 +91,10 @@ func (s *Server) serveEmulator(w http.ResponseWriter, r *http.Request) {
 		if !readJSON(&req) {
 			return
 		}
+		if req.Break != "" && req.Break != "garbage" && req.Break != "truncated" {
+			http.Error(w, `break must be "garbage" or "truncated"`, http.StatusBadRequest)
+			return
+		}
 		if req.Throttle < 0 || req.ServerErrors < 0 || req.Throttle+req.ServerErrors > 1 {
 			http.Error(w, "throttle and server_errors are fractions that add up to at most 1", http.StatusBadRequest)
 			return

@@ -363,12 +363,16 @@ type Faults struct {
 	ExpireCursors bool `json:"expire_cursors"`
 	// RetryAfter is the Retry-After of injected 429s in seconds (default 1).
 	RetryAfter int `json:"retry_after"`
+	// Break answers every tenant API request 200 with a broken body until the
+	// faults are replaced: "garbage" (not JSON) or "truncated" (JSON cut short).
+	Break string `json:"break"`
 }
 
 type forced struct {
 	status     int
 	retryAfter string
 	truncate   bool
+	garbage    bool
 }
 
 // SetFaults replaces the random fault rates.
@@ -379,6 +383,14 @@ func (s *Server) SetFaults(f Faults) {
 	if f.ExpireCursors {
 		s.ExpireCursors()
 	}
+}
+
+// ClearFaults ends every injected fault: rates, queued answers and broken bodies.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.st.faults = Faults{}
+	s.st.forced = nil
+	s.mu.Unlock()
 }
 
 // FailNext answers the next n requests to the tenant API with status (401, 421,
@@ -421,12 +433,23 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request) (http.Respo
 		f = &ff
 	}
 	rates := s.st.faults
+	if tenant && f == nil && rates.Break != "" {
+		f = &forced{truncate: true, garbage: rates.Break == "garbage"}
+	}
 	var roll float64
 	if f == nil && (rates.Throttle > 0 || rates.ServerErrors > 0) {
 		roll = s.st.rng.Float64()
 	}
 	s.mu.Unlock()
 	if f != nil {
+		if f.garbage {
+			s.count("fault garbage")
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Header().Set("X-Emulator-Fault", "garbage")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte("<html><body>Service temporarily unavailable</body></html>"))
+			return w, true
+		}
 		if f.truncate {
 			return &truncWriter{ResponseWriter: w}, false
 		}
