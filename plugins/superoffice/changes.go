@@ -330,7 +330,7 @@ func (p *Provider) ListChanges(ctx context.Context, t sdk.Target, req sdk.Change
 			return p.emit(ctx, in, t, owner, cur, pageSize, nil)
 		}
 	}
-	epoch, err := in.epoch(ctx)
+	epoch, err := in.epoch(ctx, t)
 	if err != nil {
 		return sdk.Changes{}, fmt.Errorf("list changes of %s: %w", t.Account, err)
 	}

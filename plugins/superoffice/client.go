@@ -354,10 +354,26 @@ func orUnknown(s string) string {
 }
 
 // epoch returns the tenant's current version, the cursor's guard against a
-// restored or rebuilt database. Onsite installations have none.
-func (in *instance) epoch(ctx context.Context) (string, error) {
+// restored or rebuilt database: the state API's Version online, the version
+// GET {api}/v1 reports onsite (its field names are [unconfirmed]; without them
+// onsite cursors expire by age only).
+func (in *instance) epoch(ctx context.Context, t sdk.Target) (string, error) {
 	if in.onsite {
-		return "", nil
+		in.mu.Lock()
+		v, at := in.cache.version, in.cache.apiAt
+		in.mu.Unlock()
+		if !at.IsZero() && in.now().Sub(at) < in.stateTTL {
+			return v, nil
+		}
+		var info map[string]any
+		if _, err := in.get(ctx, t, "/v1", nil, &info); err != nil {
+			return "", fmt.Errorf("read the installation's version: %w", err)
+		}
+		v = firstNonEmpty(strOf(info["NetServerVersion"]), strOf(info["Version"]))
+		in.mu.Lock()
+		in.cache.version, in.cache.apiAt = v, in.now()
+		in.mu.Unlock()
+		return v, nil
 	}
 	if _, err := in.apiRoot(ctx); err != nil {
 		return "", err

@@ -33,10 +33,18 @@ func (c *steppingClock) Now() time.Time {
 	return c.t
 }
 
-// The conformance suite over gRPC against the emulator, with the system user.
+// The conformance suite over gRPC against the emulator: online as the system
+// user and with a bearer token, and onsite with Basic authentication.
 func TestConformance(t *testing.T) {
+	for _, mode := range []string{"system-user", "bearer", "onsite"} {
+		t.Run(mode, func(t *testing.T) { conformance(t, mode) })
+	}
+}
+
+func conformance(t *testing.T, mode string) {
 	clk := &steppingClock{t: time.Date(2025, 3, 20, 9, 0, 0, 0, time.UTC)}
-	so := sotest.New(sotest.Options{ContextID: "Cust77", Now: clk.Now, SigningKey: testKeys.signing, PartnerKey: testKeys.partner})
+	so := sotest.New(sotest.Options{ContextID: "Cust77", Now: clk.Now, SigningKey: testKeys.signing, PartnerKey: testKeys.partner,
+		Onsite: mode == "onsite"})
 	srv := httptest.NewServer(so)
 	t.Cleanup(func() { srv.Close(); so.Close() })
 	colleague, err := so.AddUser(sotest.User{Login: "COLLEAGUE", FullName: "Col League", Email: "colleague@so.test"})
@@ -49,6 +57,20 @@ func TestConformance(t *testing.T) {
 	}
 	base := so.Location().String()
 
+	if mode == "onsite" {
+		if _, err := so.AddUser(sotest.User{Login: "SYNC", Password: "sync-pw"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settings := map[string]string{"endpoint": srv.URL, "context_id": "Cust77", "client_id": so.ClientID(),
+		"client_secret": so.ClientSecret(), "partner_key": string(so.PartnerKeyPEM()),
+		// The emulator's epoch is checked on every round; the stepping clock would
+		// make any cursor age meaningless.
+		"tenant_state_ttl": "0s", "cursor_max_age": "0s"}
+	if mode == "onsite" {
+		settings = map[string]string{"base_url": srv.URL + "/SuperOffice", "username": "SYNC", "password": "sync-pw",
+			"cursor_max_age": "0s", "tenant_state_ttl": "0s"}
+	}
 	impl := superoffice.New(nil)
 	impl.SetClock(clk.Now)
 	impl.SetTransport(&validating{t: t, base: http.DefaultTransport})
@@ -71,8 +93,14 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		owner.id, owner.email, owner.name = id, strings.ToLower(login)+"@so.test", "Conformance "+strconv.Itoa(n)
-		return sdk.Target{Instance: "acme", Account: strconv.Itoa(id),
-			Credential: sdk.Credential{Type: "system_token", Token: so.SystemToken()}}
+		cred := sdk.Credential{Type: "system_token", Token: so.SystemToken()}
+		switch mode {
+		case "bearer":
+			cred = sdk.Credential{Type: "bearer", Token: so.AdminToken()}
+		case "onsite":
+			cred = sdk.Credential{}
+		}
+		return sdk.Target{Instance: "acme", Account: strconv.Itoa(id), Credential: cred}
 	}
 	// What SuperOffice keeps: times in its base zone, busy or free only, plain
 	// text, and meetings as its own associates with their answers.
@@ -107,14 +135,11 @@ func TestConformance(t *testing.T) {
 		return ev
 	}
 
+	skips := map[string]string{"Info": "Info makes no HTTP request, so it reports no request records"}
 	providertest.Run(t, providertest.Harness{
-		Provider: providertest.OverGRPC(t, impl),
-		Instance: "acme",
-		Settings: map[string]string{"endpoint": srv.URL, "context_id": "Cust77", "client_id": so.ClientID(),
-			"client_secret": so.ClientSecret(), "partner_key": string(so.PartnerKeyPEM()),
-			// The emulator's epoch is checked on every round; the stepping clock would
-			// make any cursor age meaningless.
-			"tenant_state_ttl": "0s", "cursor_max_age": "0s"},
+		Provider:  providertest.OverGRPC(t, impl),
+		Instance:  "acme",
+		Settings:  settings,
 		NewTarget: newTarget,
 		Now:       clk.Now,
 		Expect:    expect,
@@ -139,7 +164,7 @@ func TestConformance(t *testing.T) {
 		// Info needs no configuration and talks to no service, yet the suite wants
 		// request records from every check of an HTTP provider; Info is checked
 		// across the boundary in TestAcrossThePluginBoundary instead.
-		Skip: map[string]string{"Info": "Info makes no HTTP request, so it reports no request records"},
+		Skip: skips,
 	})
 	if n := so.MailsSent(); n != 0 {
 		t.Errorf("the suite's writes made SuperOffice send %d mails", n)
