@@ -169,6 +169,9 @@ type Host struct {
 	opts       Options
 	log        *slog.Logger
 	ownRuntime bool
+	// closing is cancelled by Close, to end waits for a restart.
+	closing context.Context
+	stop    context.CancelFunc
 
 	mu      sync.Mutex
 	plugins map[string]*Plugin
@@ -202,6 +205,7 @@ func New(opts Options) (*Host, error) {
 		opts.Sleep = sleep
 	}
 	h := &Host{opts: opts, log: opts.Logger, plugins: map[string]*Plugin{}}
+	h.closing, h.stop = context.WithCancel(context.Background())
 	if len(opts.RuntimeDir) > maxRuntimeDir {
 		h.log.Warn("runtime directory too long for the plugins' unix sockets; using one in the temporary directory",
 			"dir", opts.RuntimeDir, "max_length", maxRuntimeDir)
@@ -210,10 +214,12 @@ func New(opts Options) (*Host, error) {
 	if opts.RuntimeDir == "" {
 		dir, err := os.MkdirTemp("", "synchronizer-plugins-")
 		if err != nil {
+			h.stop()
 			return nil, fmt.Errorf("create the plugins' runtime directory: %w", err)
 		}
 		h.opts.RuntimeDir, h.ownRuntime = dir, true
 	} else if err := os.MkdirAll(opts.RuntimeDir, 0o700); err != nil {
+		h.stop()
 		return nil, fmt.Errorf("create the plugins' runtime directory: %w", err)
 	}
 	return h, nil
@@ -300,6 +306,7 @@ func (h *Host) Close() error {
 		return nil
 	}
 	h.closed = true
+	h.stop()
 	ps := make([]*Plugin, 0, len(h.plugins))
 	for _, p := range h.plugins {
 		ps = append(ps, p)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"synchronizer/daemon/telemetry"
 	"synchronizer/plugins/sdk"
 )
 
@@ -626,3 +627,30 @@ func TestRelayLines(t *testing.T) {
 		t.Errorf("attributes lost: %v", c.recs[0].attrs)
 	}
 }
+
+func TestCloseEndsABackoffWait(t *testing.T) {
+	h := newTestHost(t, Options{MinBackoff: time.Minute})
+	p := addSelf(t, h, "test")
+	ctx := ctxT(t)
+	if _, err := p.Get(ctx, sdk.Target{}, "exit"); !errors.Is(err, ErrPluginExited) {
+		t.Fatalf("crash: %v", err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.Info(ctx) // waits a minute before the restart
+		errc <- err
+	}()
+	h.log.find(t, "plugin restarts after backoff")
+	start := time.Now()
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Fatalf("the waiting call: %v, want ErrClosed", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Close took %s", took)
+	}
+}
+
+var _ Metrics = (*telemetry.Metrics)(nil)

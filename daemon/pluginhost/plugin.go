@@ -133,7 +133,16 @@ func (p *Plugin) acquire(ctx context.Context) (*running, error) {
 
 	if wait > 0 {
 		p.log.Info("plugin restarts after backoff", "wait", wait.String())
-		if err := p.h.opts.Sleep(ctx, wait); err != nil {
+		// Close ends the wait too.
+		wctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(p.h.closing, cancel)
+		err := p.h.opts.Sleep(wctx, wait)
+		stop()
+		cancel()
+		if p.h.isClosed() {
+			return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, ErrClosed)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("plugin %s waits %s before it restarts: %w", p.spec.Name, wait.Round(time.Millisecond), err)
 		}
 	}
