@@ -141,7 +141,9 @@ func (in *instance) remember(e dirEntry) {
 }
 
 // directory lists every active user and resource (OData on the AllUsers
-// archive), cached for an hour.
+// archive), cached for an hour. The archive's column names are taken from the
+// associate columns FindAppointment documents [inferred]; a tenant that refuses
+// them only costs the e-mail lookups (participants then travel by address).
 func (in *instance) directory(ctx context.Context, t sdk.Target) ([]dirEntry, error) {
 	in.mu.Lock()
 	if in.cache.dir != nil && !in.cache.dirAt.IsZero() && in.now().Sub(in.cache.dirAt) < directoryTTL {

@@ -17,13 +17,17 @@
 //
 // See changes.go: an id-and-timestamp scan of the window against a snapshot in
 // the cursor, then reads of what changed (one GetAssociateDiary for many rows,
-// single reads for meetings), and deletes as ids that vanished. Meetings are one
+// single reads for meetings, whose participants only the full entity carries),
+// and deletes as ids that vanished. A round without changes is one request; a
+// full read of 5,000 appointments about 270 (most of them meetings). Cursors
+// expire when the tenant's version changes (a restored database) and after
+// cursor_max_age, which makes a periodic full read that also extends series. Meetings are one
 // row per participant: each diary reports its own row (organizer or participant,
 // with the meeting's mother id as MeetingKey and the owner's answer); an external
 // person's row in the organizer's diary is skipped. Series are stored one row per
 // occurrence and are folded back into a master and exceptions (series.go); a
-// series written without an end is cut at series_horizon and extended as time
-// passes, which is not an edit. Event ids are appointment ids; a master's id is
+// series written without an end is cut at series_horizon (two years) and
+// extended once less than three quarters of it is left, which is not an edit. Event ids are appointment ids; a master's id is
 // "R" and its recurrence rule id.
 //
 // # Times
