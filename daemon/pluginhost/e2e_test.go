@@ -131,6 +131,9 @@ func TestExternalPluginRestartsConfigured(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGone(t, pid, 5*time.Second)
+	// A call racing the host's notice of the exit fails like a call in flight;
+	// this test is about the call after it.
+	waitNoticed(t, p)
 	l, err := p.Licenses(ctx, sdk.Target{Instance: "acme"})
 	if err != nil || l.UserLicenses != 42 {
 		t.Fatalf("Licenses after the kill = %+v, %v", l, err)

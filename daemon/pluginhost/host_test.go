@@ -189,6 +189,18 @@ func waitGone(t *testing.T, pid int, within time.Duration) {
 	}
 }
 
+// waitNoticed waits until the host has seen its plugin's process end.
+func waitNoticed(t *testing.T, p *Plugin) {
+	t.Helper()
+	for range 500 {
+		if !p.Status().Running {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the host never noticed the plugin's exit")
+}
+
 func TestLazyStartAndCalls(t *testing.T) {
 	h := newTestHost(t, Options{})
 	p := addSelf(t, h, "test")
