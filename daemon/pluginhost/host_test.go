@@ -666,3 +666,25 @@ func TestCloseEndsABackoffWait(t *testing.T) {
 }
 
 var _ Metrics = (*telemetry.Metrics)(nil)
+
+func TestCloseInterruptsCallsInFlight(t *testing.T) {
+	h := newTestHost(t, Options{})
+	p := addSelf(t, h, "test")
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.Get(ctxT(t), sdk.Target{}, "block")
+		errc <- err
+	}()
+	h.log.find(t, "blocking")
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("call in flight at shutdown: %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call in flight hangs after Close")
+	}
+}

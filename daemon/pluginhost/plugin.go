@@ -378,6 +378,9 @@ func (p *Plugin) classify(ctx context.Context, r *running, op string, err error)
 	case <-ctx.Done():
 	case <-timer.C:
 	}
+	if p.h.isClosed() {
+		return fmt.Errorf("plugin %s: %s interrupted by shutdown: %w", p.spec.Name, op, ErrClosed)
+	}
 	if r.dead() {
 		how := "exited"
 		if xerr := r.proc.exitError(); xerr != nil {
