@@ -63,7 +63,11 @@ func buildSelf(t *testing.T) string {
 		t.Skip("no go command to build the binary")
 	}
 	bin := filepath.Join(t.TempDir(), "synchronizer")
-	if out, err := exec.Command(gobin, "build", "-o", bin, "synchronizer/cmd/synchronizer").CombinedOutput(); err != nil {
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	if out, err := exec.Command(gobin, append(args, "synchronizer/cmd/synchronizer")...).CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	return bin

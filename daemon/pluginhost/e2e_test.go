@@ -27,7 +27,11 @@ func buildMemoryPlugin(t *testing.T) (dir, sum string) {
 	}
 	dir = t.TempDir()
 	bin := filepath.Join(dir, "synchronizer-plugin-memory")
-	cmd := exec.Command(gobin, "build", "-o", bin, "synchronizer/plugins/memory/cmd/synchronizer-plugin-memory")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command(gobin, append(args, "synchronizer/plugins/memory/cmd/synchronizer-plugin-memory")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build the example plugin: %v\n%s", err, out)
 	}
