@@ -1,0 +1,519 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"synchronizer/daemon/config"
+	"synchronizer/daemon/engine"
+	"synchronizer/daemon/scheduler"
+	"synchronizer/daemon/state"
+	"synchronizer/daemon/telemetry"
+	"synchronizer/plugins/sdk"
+)
+
+// Plugins returns the provider serving a provider name ("superoffice", "m365",
+// "google", an external plugin's name). cmd binds it to the plugin host.
+type Plugins func(provider string) (sdk.Provider, error)
+
+// Options are a Runner's dependencies and tunables.
+type Options struct {
+	// Plugins, Store, SyncStore and Credentials are required.
+	Plugins     Plugins
+	Store       state.Store
+	SyncStore   engine.Store
+	Credentials Credentials
+	// Activations issues activation links; nil leaves links waiting for consent
+	// without one.
+	Activations Activations
+	// Metrics are fed with runs, items and conflicts (nil: none).
+	Metrics *telemetry.Metrics
+	Logger  *slog.Logger
+	// Now is the clock of the engine and of the link rows (time.Now when nil).
+	Now func() time.Time
+	// Clock and Rand drive the scheduler (wall clock and a random seed when nil).
+	Clock scheduler.Clock
+	Rand  *rand.Rand
+	// Engine tunes the engine; its Store, Logger, Observer and Now are the runner's.
+	Engine engine.Config
+	// Scheduler tunes the scheduler; its Run, Clock, Rand and Logger are the
+	// runner's. MaxConcurrent defaults to 8 and Limits to DefaultLimits.
+	Scheduler scheduler.Config
+	// ConfigureWait bounds how long Apply waits for the plugins to take their
+	// settings before it returns (they go on in the background). [15s]
+	ConfigureWait time.Duration
+}
+
+// DefaultLimits bound concurrent runs per concurrency key class. A run makes one
+// request at a time, so four runs on one mailbox stay within the four concurrent
+// requests Microsoft allows per mailbox; four per provider instance keep one
+// tenant's links from taking every slot.
+func DefaultLimits() map[string]int {
+	return map[string]int{"provider": 4, "mailbox": 4}
+}
+
+// Runner runs the links of the configuration in force. Create it with New, plug
+// it into the agent (SetRunner, SetLicenseSource) and mount Routes on the admin
+// listener.
+type Runner struct {
+	opts  Options
+	log   *slog.Logger
+	now   func() time.Time
+	eng   *engine.Engine
+	sched *scheduler.Scheduler
+
+	ctx       context.Context // lives until Close
+	cancel    context.CancelFunc
+	schedDone chan struct{}
+	bg        sync.WaitGroup
+
+	mu        sync.RWMutex
+	cfg       *config.Config
+	allowed   map[state.LinkID]bool
+	links     map[state.LinkID]*linkEntry
+	instances map[string]*instance
+	accounts  map[accountKey]sdk.Account
+	closed    bool
+}
+
+// linkEntry is what the runner remembers about a scheduled link between runs.
+type linkEntry struct {
+	mu sync.Mutex
+	// recovered is the pair key whose leftover intents were settled.
+	recovered string
+	// waiting is set while the last run found the link waiting for consent.
+	waiting atomic.Bool
+}
+
+type accountKey struct {
+	instance string
+	kind     sdk.AccountKind
+	key      string
+}
+
+// New builds a runner. Nothing runs before Apply.
+func New(opts Options) (*Runner, error) {
+	switch {
+	case opts.Plugins == nil:
+		return nil, errors.New("runner: no plugins")
+	case opts.Store == nil:
+		return nil, errors.New("runner: no state store")
+	case opts.SyncStore == nil:
+		return nil, errors.New("runner: no sync store")
+	case opts.Credentials == nil:
+		return nil, errors.New("runner: no credentials")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ConfigureWait <= 0 {
+		opts.ConfigureWait = 15 * time.Second
+	}
+	r := &Runner{
+		opts: opts, log: opts.Logger, now: opts.Now,
+		allowed:   map[state.LinkID]bool{},
+		links:     map[state.LinkID]*linkEntry{},
+		instances: map[string]*instance{},
+		accounts:  map[accountKey]sdk.Account{},
+		schedDone: make(chan struct{}),
+	}
+	ecfg := opts.Engine
+	ecfg.Store = opts.SyncStore
+	ecfg.Logger = opts.Logger
+	ecfg.Now = opts.Now
+	ecfg.Observer = observer{m: opts.Metrics, log: opts.Logger}
+	eng, err := engine.New(ecfg)
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	r.eng = eng
+	scfg := opts.Scheduler
+	scfg.Run = r.runLink
+	scfg.Clock = opts.Clock
+	scfg.Rand = opts.Rand
+	scfg.Logger = opts.Logger
+	if scfg.MaxConcurrent <= 0 {
+		scfg.MaxConcurrent = 8
+	}
+	if scfg.Limits == nil {
+		scfg.Limits = DefaultLimits()
+	}
+	sched, err := scheduler.New(scfg)
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	r.sched = sched
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	go func() {
+		defer close(r.schedDone)
+		sched.Run(r.ctx)
+	}()
+	return r, nil
+}
+
+// Apply implements agent.Runner: it takes the configuration in force and the
+// links that may run. Plugin instances get their settings (Apply waits up to
+// ConfigureWait for that), resolved accounts are forgotten so that they are
+// looked up again, and the scheduler gets the new job list: links that stay keep
+// their schedule, new ones start soon, removed ones stop (their pairs are kept).
+func (r *Runner) Apply(ctx context.Context, cfg *config.Config, allowed []state.LinkID) error {
+	var jobs []scheduler.Job
+	var errs []error
+	allow := map[state.LinkID]bool{}
+	for _, id := range allowed {
+		p := cfg.Profile(id.Profile)
+		if p == nil || p.Link(id.Link) == nil {
+			errs = append(errs, fmt.Errorf("link %s is not in the configuration", id))
+			continue
+		}
+		so, cal := cfg.Tenant(p.SuperOffice), cfg.Calendar(p.Calendar)
+		if so == nil || cal == nil {
+			errs = append(errs, fmt.Errorf("profile %s names a block that does not exist", p.Name))
+			continue
+		}
+		allow[id] = true
+		jobs = append(jobs, scheduler.Job{
+			Profile: id.Profile, Link: id.Link, Interval: p.Interval,
+			Keys: jobKeys(so, cal, p.Link(id.Link)),
+		})
+	}
+
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return errors.New("runner: closed")
+	}
+	r.cfg = cfg
+	r.allowed = allow
+	for id := range r.links {
+		if !allow[id] {
+			delete(r.links, id)
+		}
+	}
+	for id := range allow {
+		if r.links[id] == nil {
+			r.links[id] = &linkEntry{}
+		}
+	}
+	clear(r.accounts)
+	changed := r.setInstancesLocked(cfg)
+	r.mu.Unlock()
+
+	if err := r.sched.SetJobs(jobs); err != nil {
+		errs = append(errs, fmt.Errorf("schedule links: %w", err))
+	}
+	r.configureAll(ctx, changed)
+	r.log.Info("links applied", "scheduled", len(jobs), "configured", len(cfg.Links()))
+	return errors.Join(errs...)
+}
+
+// jobKeys are the concurrency keys of a link's runs: both provider instances and
+// the mailbox.
+func jobKeys(so *config.SuperOffice, cal *config.Calendar, l *config.Link) []string {
+	return []string{
+		"provider:" + config.ProviderSuperOffice + "/" + so.Name,
+		"provider:" + cal.Provider + "/" + cal.Name,
+		"mailbox:" + cal.Provider + "/" + cal.Name + "/" + strings.ToLower(l.Mailbox),
+	}
+}
+
+// Close implements agent.Runner: it stops the schedule and waits (until ctx
+// ends) for runs in progress, which see their context cancelled.
+func (r *Runner) Close(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.cancel()
+	done := make(chan struct{})
+	go func() {
+		<-r.schedDone
+		r.bg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("runner: runs still in progress at shutdown: %w", ctx.Err())
+	}
+}
+
+// Ready implements agent.Readiness: every plugin instance the configuration uses
+// holds its settings.
+func (r *Runner) Ready(ctx context.Context) error {
+	r.mu.RLock()
+	insts := make([]*instance, 0, len(r.instances))
+	for _, in := range r.instances {
+		insts = append(insts, in)
+	}
+	configured := r.cfg != nil
+	r.mu.RUnlock()
+	if !configured {
+		return errors.New("links not started yet")
+	}
+	slices.SortFunc(insts, func(a, b *instance) int { return strings.Compare(a.name, b.name) })
+	var problems []string
+	for _, in := range insts {
+		if err := r.instanceReady(in); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// SyncSoon asks for a run of one link now, in the background: the consent side
+// calls it when a link's consent completes. It does nothing for a link that is
+// not scheduled.
+func (r *Runner) SyncSoon(profile, link string) {
+	r.mu.RLock()
+	ok := r.allowed[state.LinkID{Profile: profile, Link: link}] && !r.closed
+	if ok {
+		r.bg.Add(1)
+	}
+	r.mu.RUnlock()
+	if !ok {
+		return
+	}
+	go func() {
+		defer r.bg.Done()
+		if _, err := r.sched.RunNow(r.ctx, profile, link, engine.RunOptions{}); err != nil && r.ctx.Err() == nil {
+			r.log.Debug("requested sync not run", "profile", profile, "link", link, "err", err)
+		}
+	}()
+}
+
+// RunNow runs one link (or every scheduled link of a profile, link "") now and
+// returns each run's result, as the admin routes do.
+func (r *Runner) RunNow(ctx context.Context, profile, link string, opts engine.RunOptions) ([]scheduler.LinkResult, error) {
+	return r.sched.RunNow(ctx, profile, link, opts)
+}
+
+// Status is the scheduler's view of every scheduled link (next run, failures).
+func (r *Runner) Status() []scheduler.LinkStatus { return r.sched.Status() }
+
+// bound is one link's configuration, taken at the start of a run.
+type bound struct {
+	id    state.LinkID
+	prof  *config.Profile
+	link  *config.Link
+	so    *config.SuperOffice
+	cal   *config.Calendar
+	entry *linkEntry
+}
+
+func (r *Runner) bind(profile, link string) (*bound, error) {
+	id := state.LinkID{Profile: profile, Link: link}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.cfg == nil || !r.allowed[id] {
+		return nil, fmt.Errorf("link %s: %w", id, scheduler.ErrUnknownLink)
+	}
+	p := r.cfg.Profile(profile)
+	b := &bound{id: id, prof: p, link: p.Link(link), so: r.cfg.Tenant(p.SuperOffice), cal: r.cfg.Calendar(p.Calendar), entry: r.links[id]}
+	if b.link == nil || b.so == nil || b.cal == nil || b.entry == nil {
+		return nil, fmt.Errorf("link %s: %w", id, scheduler.ErrUnknownLink)
+	}
+	return b, nil
+}
+
+func (b *bound) kind() sdk.AccountKind {
+	if b.link.Kind == config.KindResource {
+		return sdk.AccountResource
+	}
+	return sdk.AccountUser
+}
+
+func (b *bound) policy() engine.Policy {
+	return engine.Policy{
+		Direction: engine.Direction(b.prof.Direction),
+		Conflict:  engine.ConflictPolicy(b.prof.Conflict),
+		Private:   engine.PrivatePolicy(b.prof.Private),
+		Past:      b.prof.Past,
+		Future:    b.prof.Future,
+	}
+}
+
+// lookup resolves an account through a side, cached until the next Apply.
+func (r *Runner) lookup(ctx context.Context, s *side, kind sdk.AccountKind, key string) (sdk.Account, error) {
+	k := accountKey{instance: s.base.Instance, kind: kind, key: key}
+	r.mu.RLock()
+	acc, ok := r.accounts[k]
+	r.mu.RUnlock()
+	if ok {
+		return acc, nil
+	}
+	acc, err := s.LookupAccount(ctx, kind, key)
+	if err != nil {
+		return sdk.Account{}, err
+	}
+	if acc.ID == "" {
+		return sdk.Account{}, fmt.Errorf("the provider resolved %q to an account without an id", key)
+	}
+	r.mu.Lock()
+	r.accounts[k] = acc
+	r.mu.Unlock()
+	return acc, nil
+}
+
+// instance is one configured provider instance (a superoffice or calendar block).
+type instance struct {
+	name, provider string
+	want           map[string]string // guarded by Runner.mu
+
+	call sync.Mutex // serialises Configure calls
+	mu   sync.Mutex // guards have, err and done
+	have map[string]string
+	err  error
+	done bool // have was accepted at least once
+}
+
+// settled reports whether the instance holds want.
+func (in *instance) settled(want map[string]string) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.done && in.err == nil && maps.Equal(want, in.have)
+}
+
+// setInstancesLocked records the settings every block wants and returns the
+// instances that do not hold them yet. r.mu must be held.
+func (r *Runner) setInstancesLocked(cfg *config.Config) []*instance {
+	var names []string
+	for _, so := range cfg.SuperOffice {
+		names = append(names, so.Name)
+	}
+	for _, c := range cfg.Calendars {
+		names = append(names, c.Name)
+	}
+	keep := map[string]bool{}
+	var changed []*instance
+	for _, name := range names {
+		provider, settings, ok := cfg.PluginSettings(name)
+		if !ok {
+			continue
+		}
+		keep[name] = true
+		in := r.instances[name]
+		if in == nil || in.provider != provider {
+			in = &instance{name: name, provider: provider}
+			r.instances[name] = in
+		}
+		in.want = settings
+		if !in.settled(settings) {
+			changed = append(changed, in)
+		}
+	}
+	for name := range r.instances {
+		if !keep[name] {
+			delete(r.instances, name)
+		}
+	}
+	return changed
+}
+
+// configureAll configures instances in parallel and waits up to ConfigureWait.
+func (r *Runner) configureAll(ctx context.Context, insts []*instance) {
+	if len(insts) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, in := range insts {
+		wg.Add(1)
+		r.bg.Add(1)
+		go func() {
+			defer r.bg.Done()
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(r.ctx, time.Minute)
+			defer cancel()
+			if err := r.configure(cctx, in); err != nil {
+				r.log.Warn("plugin instance not configured", "provider", in.provider, "instance", in.name, "err", err)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(r.opts.ConfigureWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		r.log.Warn("plugins are slow to start; links wait for them", "waited", r.opts.ConfigureWait)
+	case <-ctx.Done():
+	}
+}
+
+// instanceFor returns the instance of a block.
+func (r *Runner) instanceFor(name string) (*instance, error) {
+	r.mu.RLock()
+	in := r.instances[name]
+	r.mu.RUnlock()
+	if in == nil {
+		return nil, fmt.Errorf("no superoffice or calendar block %q in the configuration", name)
+	}
+	return in, nil
+}
+
+// configure hands an instance its wanted settings unless it holds them already.
+func (r *Runner) configure(ctx context.Context, in *instance) error {
+	in.call.Lock()
+	defer in.call.Unlock()
+	r.mu.RLock()
+	want := in.want
+	r.mu.RUnlock()
+	if in.settled(want) {
+		return nil
+	}
+	p, err := r.opts.Plugins(in.provider)
+	if err == nil {
+		err = p.Configure(ctx, in.name, want)
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err != nil {
+		in.err = fmt.Errorf("plugin %s cannot take the settings of %s: %w", in.provider, in.name, err)
+		return in.err
+	}
+	in.have, in.err, in.done = want, nil, true
+	return nil
+}
+
+func (r *Runner) instanceReady(in *instance) error {
+	r.mu.RLock()
+	want := in.want
+	r.mu.RUnlock()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	switch {
+	case in.err != nil:
+		return in.err
+	case !in.done || !maps.Equal(want, in.have):
+		return fmt.Errorf("plugin %s is starting for %s", in.provider, in.name)
+	}
+	return nil
+}
+
+// provider returns the configured provider of a block, configuring it first.
+func (r *Runner) provider(ctx context.Context, block string) (sdk.Provider, error) {
+	in, err := r.instanceFor(block)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.configure(ctx, in); err != nil {
+		return nil, err
+	}
+	return r.opts.Plugins(in.provider)
+}
