@@ -29,7 +29,7 @@ import (
 // when a test asks for them.
 type stillClock struct{ t time.Time }
 
-func (c stillClock) Now() time.Time                          { return c.t }
+func (c stillClock) Now() time.Time                         { return c.t }
 func (c stillClock) NewTimer(time.Duration) scheduler.Timer { return stillTimer{} }
 
 type stillTimer struct{}
