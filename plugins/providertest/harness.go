@@ -99,8 +99,9 @@ type Harness struct {
 	// BreakResponses makes the service answer requests for tg with a broken body
 	// of the given kind until restore is called.
 	BreakResponses func(t *testing.T, tg sdk.Target, kind BadResponse) (restore func())
-	// MakesHTTPRequests says the provider talks HTTP, so every call that reaches
-	// the service must report request records to the host.
+	// MakesHTTPRequests says the provider talks HTTP, so every check that reaches
+	// the service must report request records to the host (sdk.WithRecorder).
+	// Checks that need no service, like Info, are not held to it.
 	MakesHTTPRequests bool
 
 	// Skip names checks (subtest paths below Run, like "Paging" or

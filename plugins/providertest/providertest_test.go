@@ -151,9 +151,13 @@ func TestBrokenProviderHelper(t *testing.T) {
 	if mode == "" {
 		t.Skip("run by TestBrokenProvidersFailTheSuite")
 	}
-	providertest.Run(t, memoryHarness(t, func(p sdk.Provider) sdk.Provider {
+	h := memoryHarness(t, func(p sdk.Provider) sdk.Provider {
 		return broken{Provider: p, mode: mode}
-	}))
+	})
+	// The memory provider makes no HTTP requests, so it reports no request records:
+	// an HTTP provider that forgot sdk.InstrumentedTransport.
+	h.MakesHTTPRequests = mode == "unrecorded"
+	providertest.Run(t, h)
 }
 
 // TestBrokenProvidersFailTheSuite is the suite's own negative test: each
@@ -165,16 +169,21 @@ func TestBrokenProvidersFailTheSuite(t *testing.T) {
 	}
 	tests := []struct {
 		mode, check string
+		// passes is a check that must still pass.
+		passes string
 	}{
-		{"ignores-precondition", "Precondition"},
-		{"drops-removed", "Incremental"},
-		{"loses-location", "RoundTrip/single"},
-		{"swallows-expiry", "ExpiredCursor"},
-		{"untyped-throttle", "Throttled"},
-		{"naive-times", "RoundTrip/dst-europe"},
+		{"ignores-precondition", "Precondition", ""},
+		{"drops-removed", "Incremental", ""},
+		{"loses-location", "RoundTrip/single", ""},
+		{"swallows-expiry", "ExpiredCursor", ""},
+		{"untyped-throttle", "Throttled", ""},
+		{"naive-times", "RoundTrip/dst-europe", ""},
+		// Every check that calls the service wants request records; Info calls none.
+		{"unrecorded", "RoundTrip/update", "Info"},
+		{"unrecorded", "Paging", "Info"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.mode, func(t *testing.T) {
+		t.Run(tc.mode+"/"+tc.check, func(t *testing.T) {
 			cmd := exec.Command(exe, "-test.run=^TestBrokenProviderHelper$", "-test.v")
 			cmd.Env = append(os.Environ(), brokenEnv+"="+tc.mode)
 			out, err := cmd.CombinedOutput()
@@ -184,6 +193,11 @@ func TestBrokenProvidersFailTheSuite(t *testing.T) {
 			}
 			if want := "--- FAIL: TestBrokenProviderHelper/" + tc.check + " "; !strings.Contains(string(out), want) {
 				t.Fatalf("the suite did not fail %s for a provider that %s:\n%s", tc.check, tc.mode, tail(out))
+			}
+			if tc.passes != "" {
+				if want := "--- PASS: TestBrokenProviderHelper/" + tc.passes + " "; !strings.Contains(string(out), want) {
+					t.Fatalf("the suite failed %s for a provider that %s, which that check does not care about:\n%s", tc.passes, tc.mode, tail(out))
+				}
 			}
 		})
 	}

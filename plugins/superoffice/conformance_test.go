@@ -135,7 +135,6 @@ func conformance(t *testing.T, mode string) {
 		return ev
 	}
 
-	skips := map[string]string{"Info": "Info makes no HTTP request, so it reports no request records"}
 	providertest.Run(t, providertest.Harness{
 		Provider:  providertest.OverGRPC(t, impl),
 		Instance:  "acme",
@@ -161,10 +160,6 @@ func conformance(t *testing.T, mode string) {
 			return so.ClearFaults
 		},
 		MakesHTTPRequests: true,
-		// Info needs no configuration and talks to no service, yet the suite wants
-		// request records from every check of an HTTP provider; Info is checked
-		// across the boundary in TestAcrossThePluginBoundary instead.
-		Skip: skips,
 	})
 	if n := so.MailsSent(); n != 0 {
 		t.Errorf("the suite's writes made SuperOffice send %d mails", n)
