@@ -8,11 +8,18 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"sync"
 	"syscall"
 
 	"synchronizer/daemon/agent"
 	"synchronizer/daemon/config"
+	"synchronizer/daemon/engine"
+	"synchronizer/daemon/pluginhost"
+	"synchronizer/daemon/runner"
+	"synchronizer/daemon/state"
 	"synchronizer/daemon/telemetry"
+	"synchronizer/plugins/sdk"
 )
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -65,6 +72,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 
+	w, err := wireDaemon(a, log)
+	if err != nil {
+		a.Close()
+		log.Error("cannot start", "err", err)
+		return exitFailed
+	}
+	defer w.Close()
+
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	reload := make(chan struct{}, 1)
@@ -93,6 +108,97 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// daemonWiring is what a daemon runs besides the agent: the plugin host and
+// the link runner.
+type daemonWiring struct {
+	Host   *pluginhost.Host
+	Runner *runner.Runner
+}
+
+// wireDaemon builds the plugin host and the link runner for a and plugs them
+// in: the runner (with the sync engine and scheduler), the licence source and
+// the sync routes of the admin API. Call it before a.Run; Close the result
+// after a.Run has returned.
+func wireDaemon(a *agent.Agent, log *slog.Logger) (*daemonWiring, error) {
+	cfg := a.Config()
+	host, err := pluginhost.New(pluginhost.Options{
+		Logger:   log,
+		Metrics:  a.Metrics(),
+		LogLevel: cfg.LogLevel,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("plugin host: %w", err)
+	}
+	plugins := hostPlugins(host, a.Config)
+	var syncStore engine.Store
+	if s, ok := a.Store().(interface{ SyncStore() *state.SyncStore }); ok {
+		syncStore = s.SyncStore()
+	} else {
+		syncStore = engine.NewMemStore()
+	}
+	r, err := runner.New(runner.Options{
+		Plugins:     plugins,
+		Store:       a.Store(),
+		SyncStore:   syncStore,
+		Credentials: &runner.StoredTokens{Store: a.Store(), Plugins: plugins},
+		Metrics:     a.Metrics(),
+		Logger:      log,
+	})
+	if err != nil {
+		host.Close()
+		return nil, err
+	}
+	a.SetRunner(r)
+	a.SetLicenseSource(r)
+	r.Routes(a.AdminMux(), a.Links)
+	return &daemonWiring{Host: host, Runner: r}, nil
+}
+
+// Close stops every plugin process.
+func (w *daemonWiring) Close() {
+	w.Host.Close()
+}
+
+// hostPlugins finds a provider's plugin in the host, adding it on first use:
+// built in (this binary) or an executable in plugin_dir, pinned as the
+// configuration in force says.
+func hostPlugins(h *pluginhost.Host, current func() *config.Config) runner.Plugins {
+	var mu sync.Mutex
+	return func(name string) (sdk.Provider, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p, err := h.Plugin(name); err == nil {
+			return p, nil
+		}
+		cfg := current()
+		path, ok := cfg.Providers[name]
+		if !ok {
+			return nil, fmt.Errorf("no provider %q: it is neither built in nor an executable %s%s in plugin_dir %s", name, config.PluginPrefix, name, cfg.PluginDir)
+		}
+		var spec pluginhost.Spec
+		var err error
+		if path == "" {
+			spec, err = pluginhost.BuiltinSpec(name)
+		} else {
+			pin := ""
+			for _, p := range cfg.Plugins {
+				if p.Name == name {
+					pin = p.SHA256
+				}
+			}
+			spec, err = pluginhost.ExternalSpec(filepath.Dir(path), name, pin)
+		}
+		if err != nil {
+			return nil, err
+		}
+		p, err := h.Add(spec)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
 }
 
 func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {

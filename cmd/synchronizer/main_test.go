@@ -289,9 +289,8 @@ func TestDaemonProcessLifecycle(t *testing.T) {
 	base := "http://" + admin
 	waitUntil(t, "healthz", func() bool { code, _ := httpGet(base + "/healthz"); return code == 200 }, d)
 
-	if code, body := httpGet(base + "/readyz"); code != 200 {
-		t.Fatalf("readyz = %d %s", code, body)
-	}
+	// Ready once the plugins have taken their settings.
+	waitUntil(t, "readyz", func() bool { code, _ := httpGet(base + "/readyz"); return code == 200 }, d)
 	_, body := httpGet(base + "/v1/status")
 	var st web.Status
 	if err := json.Unmarshal([]byte(body), &st); err != nil {
