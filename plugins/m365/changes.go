@@ -171,20 +171,31 @@ func (l *listing) slicesFor(w sdk.Window) []string {
 	if l.cur.LS == 0 && l.cur.LE == 0 {
 		return nil
 	}
-	ls, le := time.Unix(l.cur.LS, 0), time.Unix(l.cur.LE, 0)
-	if w.Start.Before(ls) {
-		out = append(out, l.viewLink(w.Start, minTime(ls, w.End)))
+	// Graph takes whole seconds: compare in them, or a window that slid by less
+	// than a second would ask for an empty slice (400).
+	ws, we := w.Start.Unix(), ceilUnix(w.End)
+	if ws < l.cur.LS {
+		out = append(out, l.viewLink(time.Unix(ws, 0), time.Unix(min(l.cur.LS, we), 0)))
 	}
-	if w.End.After(le) {
-		out = append(out, l.viewLink(maxTime(le, w.Start), w.End))
+	if we > l.cur.LE {
+		out = append(out, l.viewLink(time.Unix(max(l.cur.LE, ws), 0), time.Unix(we, 0)))
 	}
 	return out
+}
+
+// ceilUnix is t in Unix seconds, rounded up.
+func ceilUnix(t time.Time) int64 {
+	s := t.Unix()
+	if t.After(time.Unix(s, 0)) {
+		s++
+	}
+	return s
 }
 
 func (l *listing) finish() {
 	c := l.cur
 	c.Phase, c.Link, c.Slices, c.Full, c.First, c.Draining = "idle", "", nil, false, false, false
-	c.LS, c.LE = l.req.Window.Start.Unix(), l.req.Window.End.Unix()
+	c.LS, c.LE = l.req.Window.Start.Unix(), ceilUnix(l.req.Window.End)
 	l.seen = map[uint64]bool{}
 	l.out.More = false
 }
