@@ -41,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(args[1:], stdout, stderr)
 	case "status":
 		return cmdStatus(args[1:], stdout, stderr)
+	case "sync":
+		return cmdSync(args[1:], stdout, stderr)
 	case "keygen":
 		return cmdKeygen(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
@@ -66,6 +68,8 @@ Commands:
   status   [-admin ADDR] [-config PATH] [-json]
                              profiles, links, states, last sync and licences of a
                              running daemon
+  sync     PROFILE [LINK] [-dry-run] [-force-delete] [-admin ADDR] [-config PATH]
+                             sync now; -dry-run lists what would change, per side
   keygen   -out FILE         create the token encryption key (32 random bytes, mode 0600)
   version                    print the version
 
