@@ -144,9 +144,9 @@ func renderSync(w io.Writer, r *runner.SyncResponse) {
 		case !l.OK:
 			fmt.Fprintf(w, "%s: FAILED: %s\n", name, l.Error)
 		case r.DryRun:
-			fmt.Fprintf(w, "%s: dry run, %s would change%s\n", name, changeCount(l.CountChanges()), pairsNote(l.Pairs))
+			fmt.Fprintf(w, "%s: dry run, %s%s\n", name, changeCount(l.CountChanges(), "would change"), pairsNote(l.Pairs))
 		default:
-			fmt.Fprintf(w, "%s: synced, %s%s\n", name, changeCount(l.CountChanges()), pairsNote(l.Pairs))
+			fmt.Fprintf(w, "%s: synced, %s%s\n", name, changeCount(l.CountChanges(), "changed"), pairsNote(l.Pairs))
 		}
 		for _, s := range sideNames {
 			acts := l.Actions[s.key]
@@ -177,11 +177,14 @@ func renderSync(w io.Writer, r *runner.SyncResponse) {
 	}
 }
 
-func changeCount(n int) string {
-	if n == 1 {
-		return "1 item"
+func changeCount(n int, verb string) string {
+	switch n {
+	case 0:
+		return "nothing " + verb
+	case 1:
+		return "1 item " + verb
 	}
-	return fmt.Sprintf("%d items", n)
+	return fmt.Sprintf("%d items %s", n, verb)
 }
 
 func pairsNote(n int) string {
