@@ -47,6 +47,12 @@ type devSummary struct {
 	ActivationURL string // the link left pending
 	Emulators     emulators.Info
 	Dir           string
+	// IDs are the SuperOffice associate ids by login or resource name.
+	IDs map[string]int
+	// Tomorrow is the day the walkthrough's appointment is planned on.
+	Tomorrow time.Time
+	// Problem says what kept the demo from coming up completely ("" when it did).
+	Problem string
 }
 
 // cmdRunDev is `synchronizer run -dev`: the three emulated services in-process, a
@@ -179,14 +185,16 @@ func runDev(ctx context.Context, o devOptions, reload <-chan struct{}, stderr io
 		stop()
 		return err
 	}
-	pending, err := d.bringUp(ctx)
+	summary := devSummary{AdminURL: "http://" + adminAddr, ConsentURL: "http://" + consentAddr,
+		Emulators: info, Dir: dir, IDs: ids, Tomorrow: time.Now().AddDate(0, 0, 1)}
+	summary.ActivationURL, err = d.bringUp(ctx)
 	if err != nil {
 		// The daemon keeps running so the person can look at what went wrong.
+		summary.Problem = err.Error()
 		log.Error("the demo did not come up completely; the daemon keeps running so you can look (synchronizer status)", "err", err)
 	}
 	if o.Ready != nil {
-		o.Ready(devSummary{AdminURL: "http://" + adminAddr, ConsentURL: "http://" + consentAddr,
-			ActivationURL: pending, Emulators: info, Dir: dir})
+		o.Ready(summary)
 	}
 	select {
 	case <-ctx.Done():
@@ -524,16 +532,18 @@ func printDevSummary(w io.Writer, s devSummary) {
 	if hostOf(s.AdminURL) != config.DefaultAdminAddress {
 		adminFlag = " -admin " + hostOf(s.AdminURL)
 	}
+	fmt.Fprintf(w, "\nSynchronizer demo is running (state in %s, removed at exit; stop with Ctrl-C).\n", s.Dir)
+	if s.Problem != "" {
+		fmt.Fprintf(w, "It did not come up completely: %s\n", s.Problem)
+	}
 	fmt.Fprintf(w, `
-Synchronizer demo is running (state in %s, removed at exit; stop with Ctrl-C).
-
   Admin API      %s   (/v1/status, /metrics, /v1/dev)
   Consent pages  %s
 
-  synchronizer status%s              profiles, links, last sync
-  synchronizer sync demo-m365%s      sync a profile now
+  synchronizer status%s             # profiles, links, last sync
+  synchronizer sync demo-m365%s     # sync a profile now
   curl -s %s/metrics | grep '^synchronizer_'
-`, s.Dir, s.AdminURL, s.ConsentURL, adminFlag, adminFlag, s.AdminURL)
+`, s.AdminURL, s.ConsentURL, adminFlag, adminFlag, s.AdminURL)
 	if s.ActivationURL != "" {
 		fmt.Fprintf(w, `
   Try an activation in a browser: %s/%s waits for it at
@@ -546,7 +556,24 @@ Emulated services (their admin tokens: curl -s %s/v1/dev):
   Microsoft 365  %s
   Google         %s
 
+Linked accounts (SuperOffice associate id in brackets):
 `, s.AdminURL, s.Emulators.SuperOffice.URL, s.Emulators.M365.URL, s.Emulators.Google.URL)
+	for _, p := range emulators.DemoLayout().Profiles {
+		for _, l := range p.Links {
+			fmt.Fprintf(w, "  %-12s %-6s %s (%d) <-> %s\n", p.Name, l.Name, l.Associate, s.IDs[l.Associate], l.Mailbox)
+		}
+	}
+	day := s.Tomorrow.Format(time.DateOnly)
+	fmt.Fprintf(w, `
+Try it: an appointment written in SuperOffice for USER1 reaches user1@m365.test.
+  eval "$(curl -s '%s/v1/dev?format=env')"
+  curl -s -H "Authorization: Bearer $SUPEROFFICE_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"Associate":{"AssociateId":%d},"Title":"Lunch with Ada","StartDate":"%sT12:00:00","EndDate":"%sT13:00:00"}' \
+    "$SUPEROFFICE_URL/v1/Appointment"
+  synchronizer sync demo-m365%s
+  curl -s -H "Authorization: Bearer $M365_TOKEN" "$M365_URL/users/user1@m365.test/events?\$select=subject,start&\$top=100" | grep -o 'Lunch with Ada'
+
+`, s.AdminURL, s.IDs[emulators.SuperOfficeUser(1)], day, day, adminFlag)
 	if f, ok := w.(*os.File); ok {
 		f.Sync()
 	}
