@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"synchronizer/plugins/sdk"
@@ -48,6 +49,13 @@ type Config struct {
 	// MaxPages bounds one change round (default 100000) against a provider that never
 	// stops paging.
 	MaxPages int
+
+	// Meetings is the meeting registry of links with Link.Meetings set (see
+	// meeting.go). Nil: Store when it implements MeetingStore, else one in memory.
+	Meetings MeetingStore
+	// MeetingWait is how long a participant's copy waits for its organizer's link
+	// quietly; after it, each run reports the wait as an item error (default 1h).
+	MeetingWait time.Duration
 }
 
 // Engine runs links. It holds no per-link state between runs beyond the Store, so
@@ -56,6 +64,13 @@ type Engine struct {
 	cfg Config
 	log *slog.Logger
 	obs Observer
+
+	mu sync.Mutex
+	// sweptLinks: links whose organizer pairs were registered since the engine started.
+	sweptLinks map[string]bool
+	// waiting: links known to hold pairs that wait for a meeting (they run even when
+	// nothing changed).
+	waiting map[string]bool
 }
 
 // New returns an Engine.
@@ -105,7 +120,17 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.MaxPages <= 0 {
 		cfg.MaxPages = 100000
 	}
-	return &Engine{cfg: cfg, log: cfg.Logger, obs: cfg.Observer}, nil
+	if cfg.Meetings == nil {
+		if ms, ok := cfg.Store.(MeetingStore); ok {
+			cfg.Meetings = ms
+		} else {
+			cfg.Meetings = NewMemMeetings()
+		}
+	}
+	if cfg.MeetingWait <= 0 {
+		cfg.MeetingWait = time.Hour
+	}
+	return &Engine{cfg: cfg, log: cfg.Logger, obs: cfg.Observer, sweptLinks: map[string]bool{}, waiting: map[string]bool{}}, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -128,6 +153,9 @@ type Link struct {
 	SuperOffice   Endpoint
 	Calendar      Endpoint
 	Policy        Policy
+	// Meetings, shared by the links of the link's profile, makes a meeting sync once
+	// across them (meeting.go). Nil: the link syncs its own items only.
+	Meetings *Meetings
 }
 
 func (l Link) endpoint(s Side) Endpoint {
@@ -221,6 +249,9 @@ type Result struct {
 	ItemErrors []string `json:"item_errors,omitempty"`
 	// Pairs is the number of pairs after the run (-1 when the pairs were not loaded).
 	Pairs int `json:"pairs"`
+	// Waiting counts participants' copies of meetings that wait for the organizer's
+	// link (see Notes for why).
+	Waiting int `json:"waiting,omitempty"`
 }
 
 // PlanFor returns the planned writes on one side.

@@ -19,6 +19,14 @@ type step struct {
 	from Side // the side copied from (create, update)
 	// conflictWinner, when set, counts a conflict once the write succeeds.
 	conflictWinner Side
+	// response, when set, makes the step write only the calendar owner's answer to
+	// the item on side `to` (a participant's copy).
+	response sdk.Response
+	// carry: an update that carries a changed answer, so it is written even though
+	// the content (which leaves answers out) is the same.
+	carry bool
+	// keep: a delete that leaves the pair in place (a declined participant's copy).
+	keep bool
 }
 
 // class orders execution: masters and singles are written before exceptions
@@ -68,6 +76,13 @@ func (r *run) deleteStep(w *work, to Side, reason string) *step {
 	return r.newStep(w, OpDelete, to, "", reason)
 }
 
+// respondStep writes the answer want to the participant's copy on side to.
+func (r *run) respondStep(w *work, to Side, want sdk.Response, reason string) *step {
+	st := r.newStep(w, OpUpdate, to, "", reason)
+	st.response = want
+	return st
+}
+
 // project maps src (of side from) to what the other side should hold.
 func (r *run) project(w *work, src sdk.Event, from Side) sdk.Event {
 	ev := sdk.Event{
@@ -95,6 +110,9 @@ func (r *run) project(w *work, src sdk.Event, from Side) sdk.Event {
 	}
 	if (w.p.Endless || endless(src)) && ev.Kind == sdk.KindMaster {
 		ev.Recurrence = openEnded(ev.Recurrence, src, r.win.End)
+	}
+	if r.mt != nil {
+		r.translate(&ev, from, w.p.Role)
 	}
 	if from == SuperOffice && r.privateRule(w) == PrivateBusy {
 		ev.Title = BusyTitle
@@ -148,6 +166,10 @@ func (r *run) execStep(ctx context.Context, st *step, depth int) error {
 	}
 	if !r.flapGuard(p) {
 		return nil
+	}
+	switch {
+	case st.response != "":
+		return r.execRespond(ctx, st)
 	}
 	switch st.op {
 	case OpCreate:
@@ -339,7 +361,7 @@ func (r *run) execUpdate(ctx context.Context, st *step, depth int) error {
 	ev.SeriesID = series
 	fromRef := r.refOf(p, src)
 	want := r.hashOf(p, ev)
-	if want == tref.Hash && (toObs.kind != obsListed || r.hashOf(p, toObs.ev) == tref.Hash) {
+	if want == tref.Hash && (toObs.kind != obsListed || r.hashOf(p, toObs.ev) == tref.Hash) && !st.carry {
 		// The other side already holds this content (a private detail changed
 		// behind a placeholder, or a horizon moved): record, write nothing.
 		r.idx.update(p, func() { *p.ref(from) = fromRef })
@@ -470,6 +492,11 @@ func (r *run) execDelete(ctx context.Context, st *step, depth int) error {
 	}
 	r.succeeded(st)
 	w.o(to).kind = obsGone
+	if st.keep {
+		r.idx.update(p, func() { *p.ref(to) = Ref{} })
+		r.markDirty(p)
+		return r.commit(ctx, Batch{PutPairs: []Pair{p.Clone()}}, "delete "+p.ID)
+	}
 	b := Batch{DeletePairs: []string{p.ID}}
 	for _, x := range r.idx.exceptionsOf(p.ID) {
 		b.DeletePairs = append(b.DeletePairs, x.ID)
@@ -506,4 +533,54 @@ func (r *run) followMaster(ctx context.Context, exc *Pair, s Side, depth int) er
 	mw := r.work(m)
 	*mw.o(s) = obs{kind: obsListed, ev: cur}
 	return r.replan(ctx, mw, depth)
+}
+
+// execRespond writes a participant's answer to its copy on st.to, leaving the
+// content alone (providers answer an invitation without mailing anyone).
+func (r *run) execRespond(ctx context.Context, st *step) error {
+	w, p, to := st.w, st.w.p, st.to
+	tref := p.ref(to)
+	if !tref.live() {
+		return nil
+	}
+	cur := w.o(to).ev
+	if w.o(to).kind != obsListed {
+		ev, err := r.readFresh(ctx, to, tref.ID)
+		if errors.Is(err, sdk.ErrNotFound) {
+			r.note("pair %s: the copy on %s is gone; its answer was not written", p.ID, to)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s item %s to answer it: %w", to, tref.ID, err)
+		}
+		cur = ev
+	}
+	if cur.Response == st.response {
+		return nil
+	}
+	ev := cur
+	ev.Response = st.response
+	var got sdk.Event
+	err := r.call(ctx, func() error {
+		var err error
+		got, err = r.link.endpoint(to).Update(ctx, ev)
+		return err
+	})
+	switch {
+	case errors.Is(err, sdk.ErrPreconditionFailed), errors.Is(err, sdk.ErrNotFound):
+		r.note("pair %s: the copy on %s changed or went while answering; looked at again next run", p.ID, to)
+		return nil
+	case err != nil && permanent(err):
+		r.itemError("answer %s on %s item %s: %v", st.response, to, tref.ID, err)
+		p.Note = fmt.Sprintf("answer on %s failed: %v", to, err)
+		r.markDirty(p)
+		return nil
+	case err != nil:
+		return fmt.Errorf("answer on %s (pair %s): %w", to, p.ID, err)
+	}
+	r.idx.update(p, func() { *p.ref(to) = r.refOf(p, got) })
+	*w.o(to) = obs{kind: obsListed, ev: got}
+	r.succeeded(st)
+	r.markDirty(p)
+	return r.commit(ctx, Batch{PutPairs: []Pair{p.Clone()}}, "answer "+p.ID)
 }

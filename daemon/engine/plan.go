@@ -39,6 +39,10 @@ type work struct {
 	// retryCreate names the side of an unresolved intent's create: if the copy is
 	// not found by the listing, the create is planned again.
 	retryCreate Side
+	// joined: two participants' copies were joined into this pair in this run.
+	joined bool
+	// declinedOn: the registry says the participant declined on this side.
+	declinedOn Side
 }
 
 func (w *work) o(s Side) *obs { return &w.obs[s.index()] }
@@ -73,7 +77,8 @@ func (r *run) hashOf(p *Pair, ev sdk.Event) string {
 func refOf(ev sdk.Event) Ref {
 	start, end := extent(ev)
 	// The hash is the plain one; run.refOf rehashes with the window for endless series.
-	return Ref{ID: ev.ID, Version: ev.Version, Hash: Hash(ev), Start: start, End: end, Series: ev.SeriesID, Extras: cloneMap(ev.Extras)}
+	return Ref{ID: ev.ID, Version: ev.Version, Hash: Hash(ev), Start: start, End: end, Series: ev.SeriesID, Extras: cloneMap(ev.Extras),
+		Meeting: ev.MeetingKey, Response: ev.Response}
 }
 
 func (r *run) refOf(p *Pair, ev sdk.Event) Ref {
@@ -126,6 +131,10 @@ func (r *run) plan(ctx context.Context) ([]*step, error) {
 			if p := r.matchListed(s, ev); p != nil {
 				w := r.work(p)
 				*w.o(s) = obs{kind: obsListed, ev: ev}
+				if ev.Cancelled {
+					// A meeting its organizer cancelled: gone, and known to be cancelled.
+					*w.o(s) = obs{kind: obsGone, ev: ev, cancelled: true}
+				}
 			} else {
 				unpaired[s.index()] = append(unpaired[s.index()], ev)
 			}
@@ -135,8 +144,16 @@ func (r *run) plan(ctx context.Context) ([]*step, error) {
 		return nil, err
 	}
 	r.crossMatch(&unpaired)
+	if r.mt != nil {
+		r.meetingMatch(&unpaired)
+	}
 	for _, s := range sides {
 		r.newItems(s, unpaired[s.index()])
+	}
+	if r.mt != nil {
+		if err := r.resolveWaiting(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	// Decide masters and singles before exceptions, each in pair-ID order.
@@ -153,6 +170,11 @@ func (r *run) plan(ctx context.Context) ([]*step, error) {
 	})
 	if err := r.refreshFrozen(ctx, ws); err != nil {
 		return nil, err
+	}
+	if r.mt != nil {
+		if err := r.prefetch(ctx, ws); err != nil {
+			return nil, err
+		}
 	}
 	var steps []*step
 	for _, w := range ws {
@@ -472,6 +494,12 @@ func (r *run) newItems(s Side, evs []sdk.Event) {
 			p.Series = m.ID
 			p.Origin = m.Origin
 			p.Endless = false
+			if r.mt != nil && m.Role != RoleNone {
+				if m.Role == RoleParticipant {
+					continue // each system keeps its participants' occurrences
+				}
+				p.Role, p.Owner, p.Meeting, p.WaitSince = m.Role, m.Owner, m.Meeting, m.WaitSince
+			}
 		}
 		p.ref(s).ID = ev.ID
 		r.idx.add(p)
@@ -502,7 +530,8 @@ func (r *run) record(w *work, only ...Side) {
 			continue
 		}
 		nr := r.refOf(w.p, o.ev)
-		if old := *w.p.ref(s); old.ID == nr.ID && old.Version == nr.Version && old.Hash == nr.Hash && old.Start.Equal(nr.Start) && old.End.Equal(nr.End) && !old.Deleted {
+		if old := *w.p.ref(s); old.ID == nr.ID && old.Version == nr.Version && old.Hash == nr.Hash && old.Start.Equal(nr.Start) && old.End.Equal(nr.End) && !old.Deleted &&
+			old.Meeting == nr.Meeting && old.Response == nr.Response {
 			continue
 		}
 		r.idx.update(w.p, func() { *w.p.ref(s) = nr })
@@ -515,6 +544,9 @@ func (r *run) record(w *work, only ...Side) {
 
 // drop forgets a pair (and, for a series, its exceptions).
 func (r *run) drop(p *Pair) {
+	if r.mt != nil && p.Role == RoleOrganizer {
+		r.mt.dropped = append(r.mt.dropped, p.Clone())
+	}
 	for _, x := range r.idx.exceptionsOf(p.ID) {
 		r.idx.remove(x)
 		r.drops[x.ID] = true
@@ -607,6 +639,11 @@ func (r *run) decide(w *work) []*step {
 		return nil
 	}
 	r.updateOwner(w)
+	if r.mt != nil {
+		if st, done := r.decideMeeting(w); done {
+			return st
+		}
+	}
 	if st := r.followSeries(w); st != nil {
 		return st
 	}

@@ -38,6 +38,8 @@ type run struct {
 	incomplete    bool
 	throttleWaits int
 	guardErr      error
+	// mt is the meeting side of the run (nil without Link.Meetings).
+	mt *meetingRun
 }
 
 // view is one side's change round.
@@ -64,6 +66,7 @@ func (r *run) store() Store { return r.e.cfg.Store }
 
 func (r *run) do(ctx context.Context) error {
 	r.fingerprint = r.pol.fingerprint()
+	r.initMeetings()
 	var full [2]bool
 	periodic := false
 	for _, s := range sides {
@@ -116,7 +119,8 @@ func (r *run) do(ctx context.Context) error {
 		}
 	}
 
-	if r.idx == nil && r.views[0].empty() && r.views[1].empty() {
+	sweep := r.mt != nil && !r.e.swept(r.link.Key)
+	if r.idx == nil && r.views[0].empty() && r.views[1].empty() && !sweep && !(r.mt != nil && r.e.hasWaiting(r.link.Key)) {
 		// Idle: nothing changed on either side. Store moved cursors only.
 		if r.opts.DryRun {
 			return nil
@@ -138,6 +142,7 @@ func (r *run) do(ctx context.Context) error {
 	}
 	if r.opts.DryRun {
 		r.res.Pairs = len(r.idx.byID)
+		r.res.Waiting = r.countWaiting()
 		return r.guardErr
 	}
 	if r.guardErr != nil {
@@ -150,7 +155,17 @@ func (r *run) do(ctx context.Context) error {
 		}
 	}
 	r.res.Pairs = len(r.idx.byID)
-	return r.commitEnd(ctx)
+	if err := r.commitEnd(ctx); err != nil {
+		return err
+	}
+	if r.mt != nil {
+		if err := r.registerMeetings(ctx, sweep); err != nil {
+			return err
+		}
+		r.res.Waiting = r.countWaiting()
+		r.e.setMeetingState(r.link.Key, r.res.Waiting > 0)
+	}
+	return nil
 }
 
 func (r *run) loadPairs(ctx context.Context) error {
@@ -308,4 +323,26 @@ func (r *run) note(format string, args ...any) {
 func (r *run) done(a Action) {
 	r.res.Done = append(r.res.Done, a)
 	r.e.obs.ItemSynced(r.link.Profile, a.Side, a.Op)
+}
+
+func (e *Engine) swept(link string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sweptLinks[link]
+}
+
+func (e *Engine) hasWaiting(link string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.waiting[link]
+}
+
+// setMeetingState records after a run that the link's meetings were registered,
+// and whether it holds waiting pairs (which make the next run look again even when
+// nothing changed).
+func (e *Engine) setMeetingState(link string, waiting bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sweptLinks[link] = true
+	e.waiting[link] = waiting
 }

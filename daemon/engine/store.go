@@ -61,6 +61,13 @@ type Pair struct {
 	Writes []time.Time `json:"writes,omitempty"`
 	// QuarantinedUntil holds the pair out of sync after it flapped.
 	QuarantinedUntil time.Time `json:"quarantined_until,omitzero"`
+
+	// Role says how the pair takes part in a meeting across links (meeting.go).
+	Role Role `json:"role,omitempty"`
+	// Meeting is the registry id of the pair's meeting, once known.
+	Meeting string `json:"meeting,omitempty"`
+	// WaitSince is when a participant's copy began to wait for its meeting.
+	WaitSince time.Time `json:"wait_since,omitzero"`
 }
 
 // Ref is one side of a pair.
@@ -82,6 +89,10 @@ type Ref struct {
 	// Deleted marks an item confirmed deleted while its pair was frozen; the delete
 	// is carried over once the other side is back in the window.
 	Deleted bool `json:"deleted,omitempty"`
+	// Meeting is the item's meeting key (sdk.Event.MeetingKey), Response the owner's
+	// answer to it, as last synced.
+	Meeting  string       `json:"meeting,omitempty"`
+	Response sdk.Response `json:"response,omitempty"`
 }
 
 // live reports whether the side has an existing item.
