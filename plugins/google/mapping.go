@@ -147,10 +147,12 @@ func mapMeeting(g *calendar.Event, calID string, ev *sdk.Event) {
 	if g.Organizer != nil {
 		orgEmail = strings.ToLower(g.Organizer.Email)
 	}
-	ev.IsOrganizer = g.Organizer == nil || g.Organizer.Self || orgEmail == owner
 	if len(g.Attendees) == 0 {
+		// Not a meeting: Google names the owner organizer of every event, but the
+		// contract's organizer fields describe meetings only.
 		return
 	}
+	ev.IsOrganizer = g.Organizer == nil || g.Organizer.Self || orgEmail == owner
 	ev.MeetingKey = g.Id
 	if g.Organizer != nil {
 		ev.Organizer = sdk.Attendee{Email: orgEmail, Name: g.Organizer.DisplayName, Response: sdk.ResponseOrganizer,
