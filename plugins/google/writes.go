@@ -188,6 +188,17 @@ func (c *conn) patch(ctx context.Context, id string, body *calendar.Event, versi
 	return g, err
 }
 
+// deleted tells whether id is gone or cancelled. Google keeps a deleted event as a
+// cancelled item, so a write to it is refused as invalid or forbidden rather than
+// "not found".
+func (c *conn) deleted(ctx context.Context, id string) bool {
+	g, err := c.get(ctx, id)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return true
+	}
+	return err == nil && g.Status == "cancelled"
+}
+
 // Update implements sdk.Provider.
 func (p *Provider) Update(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.Event, error) {
 	if ev.ID == "" {
@@ -206,7 +217,14 @@ func (p *Provider) Update(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 	}
 	g, err := c.patch(ctx, ev.ID, body, ev.Version)
 	if err != nil {
+		if (errors.Is(err, sdk.ErrInvalidArgument) || errors.Is(err, sdk.ErrPermissionDenied)) && c.deleted(ctx, ev.ID) {
+			return sdk.Event{}, fmt.Errorf("google: update %s of %s: deleted: %w", ev.ID, c.calendar, sdk.ErrNotFound)
+		}
 		return sdk.Event{}, fmt.Errorf("google: update %s of %s: %w", ev.ID, c.calendar, err)
+	}
+	if g.Status == "cancelled" {
+		// The patch went to a deleted item, which stays deleted.
+		return sdk.Event{}, fmt.Errorf("google: update %s of %s: deleted: %w", ev.ID, c.calendar, sdk.ErrNotFound)
 	}
 	if ev.Kind == sdk.KindMaster && len(g.Recurrence) > 0 {
 		s, restored, err := c.restoreOccurrences(ctx, g, ev)
