@@ -58,6 +58,9 @@ func memoryHarness(t *testing.T, wrap func(sdk.Provider) sdk.Provider) providert
 			tg.Credential.Token = "revoked"
 			return tg
 		},
+		Skip: map[string]string{
+			"BadResponses": "the memory provider keeps its calendars in process: no service answers it, so none can be broken",
+		},
 	}
 }
 
