@@ -158,7 +158,7 @@ func runDev(ctx context.Context, o devOptions, reload <-chan struct{}, stderr io
 		return err
 	}
 
-	a, err := newDevDaemon(cfgPath, log, level)
+	a, closeWiring, err := newDevDaemon(cfgPath, log, level)
 	if err != nil {
 		var cerr *agent.ConfigError
 		if errors.As(err, &cerr) {
@@ -172,7 +172,11 @@ func runDev(ctx context.Context, o devOptions, reload <-chan struct{}, stderr io
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	runDone := make(chan error, 1)
-	go func() { runDone <- a.Run(runCtx, reload) }()
+	go func() {
+		err := a.Run(runCtx, reload)
+		closeWiring()
+		runDone <- err
+	}()
 	stop := func() error {
 		stopRun()
 		return <-runDone
