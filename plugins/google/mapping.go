@@ -249,6 +249,23 @@ func splitDescription(d string) (plain, htmlText string) {
 // fromEvent maps the synced fields of ev to a Google body. update marks a patch,
 // where empty values must be sent to clear what was there.
 func fromEvent(ev sdk.Event, update bool) (*calendar.Event, error) {
+	return fromEventIn(ev, update, "")
+}
+
+// ownMeeting reports whether ev, written into calendar calID, is a meeting its
+// owner organizes: only then are attendees written (Google then puts the meeting
+// into their calendars, without mail). A copy of someone else's meeting is
+// written without attendees, so nobody is invited by it.
+func ownMeeting(ev sdk.Event, calID string) bool {
+	if ev.IsOrganizer {
+		return true
+	}
+	org := strings.TrimSpace(ev.Organizer.Email)
+	return org == "" || calID != "" && strings.EqualFold(org, calID)
+}
+
+// fromEventIn is fromEvent for calendar calID.
+func fromEventIn(ev sdk.Event, update bool, calID string) (*calendar.Event, error) {
 	g := &calendar.Event{Summary: ev.Title, Location: ev.Location}
 	g.Description = ev.Description
 	if ev.DescriptionHTML != "" {
@@ -302,7 +319,7 @@ func fromEvent(ev sdk.Event, update bool) (*calendar.Event, error) {
 	if ev.CorrelationID != "" {
 		g.ExtendedProperties = &calendar.EventExtendedProperties{Private: map[string]string{CorrelationKey: ev.CorrelationID}}
 	}
-	if len(ev.Attendees) > 0 && (!update || ev.IsOrganizer) {
+	if len(ev.Attendees) > 0 && (!update && ownMeeting(ev, calID) || ev.IsOrganizer) {
 		for _, a := range ev.Attendees {
 			if a.Email == "" || a.Response == sdk.ResponseOrganizer && strings.EqualFold(a.Email, ev.Organizer.Email) {
 				continue

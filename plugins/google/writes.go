@@ -74,7 +74,7 @@ func (p *Provider) Create(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 	if ev.Kind == sdk.KindException {
 		return c.createException(ctx, ev)
 	}
-	body, err := fromEvent(ev, false)
+	body, err := fromEventIn(ev, false, c.calendar)
 	if err != nil {
 		return sdk.Event{}, fmt.Errorf("google: create in %s: %w", c.calendar, err)
 	}
@@ -208,7 +208,20 @@ func (p *Provider) Update(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 	if err != nil {
 		return sdk.Event{}, err
 	}
-	body, err := fromEvent(ev, true)
+	if ev.Kind != sdk.KindException && (len(ev.Attendees) > 0 || ev.Organizer.Email != "" || ev.Response != "") {
+		cur, err := c.get(ctx, ev.ID)
+		if err != nil {
+			return sdk.Event{}, fmt.Errorf("google: update %s of %s: %w", ev.ID, c.calendar, err)
+		}
+		if invited(cur, c.calendar) {
+			out, err := c.answer(ctx, cur, ev)
+			if err != nil {
+				return sdk.Event{}, fmt.Errorf("google: answer %s of %s: %w", ev.ID, c.calendar, err)
+			}
+			return out, nil
+		}
+	}
+	body, err := fromEventIn(ev, true, c.calendar)
 	if err != nil {
 		return sdk.Event{}, fmt.Errorf("google: update %s of %s: %w", ev.ID, c.calendar, err)
 	}
@@ -372,4 +385,48 @@ func (p *Provider) FindByCorrelation(ctx context.Context, t sdk.Target, correlat
 		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// invited reports whether g is an attendee's copy of someone else's meeting in
+// calendar calID.
+func invited(g *calendar.Event, calID string) bool {
+	if g == nil || g.Status == "cancelled" || len(g.Attendees) == 0 || g.Organizer == nil {
+		return false
+	}
+	return !g.Organizer.Self && !strings.EqualFold(g.Organizer.Email, calID)
+}
+
+// answer writes the calendar owner's answer to an invitation (an attendee's copy):
+// only the owner's own responseStatus changes, nothing else of the organizer's
+// meeting, and nobody is mailed. An answer of "none" is not written.
+func (c *conn) answer(ctx context.Context, cur *calendar.Event, ev sdk.Event) (sdk.Event, error) {
+	if cur.Status == "cancelled" {
+		return sdk.Event{}, fmt.Errorf("%s is cancelled: %w", cur.Id, sdk.ErrNotFound)
+	}
+	if ev.Version != "" && cur.Etag != "" && ev.Version != cur.Etag {
+		return sdk.Event{}, fmt.Errorf("answer %s: %w", cur.Id, sdk.ErrPreconditionFailed)
+	}
+	want := ""
+	switch ev.Response {
+	case sdk.ResponseAccepted, sdk.ResponseTentative, sdk.ResponseDeclined:
+		want = responseStatus(ev.Response)
+	}
+	atts := make([]*calendar.EventAttendee, 0, len(cur.Attendees))
+	changed := false
+	for _, a := range cur.Attendees {
+		cp := *a
+		if want != "" && (a.Self || strings.EqualFold(a.Email, c.calendar)) && a.ResponseStatus != want {
+			cp.ResponseStatus = want
+			changed = true
+		}
+		atts = append(atts, &cp)
+	}
+	if !changed {
+		return c.mapOne(ctx, cur)
+	}
+	g, err := c.patch(ctx, cur.Id, &calendar.Event{Attendees: atts}, cur.Etag)
+	if err != nil {
+		return sdk.Event{}, err
+	}
+	return c.mapOne(ctx, g)
 }

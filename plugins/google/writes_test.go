@@ -2,6 +2,7 @@ package google
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -303,5 +304,84 @@ func TestBadInputFromTheService(t *testing.T) {
 	}
 	if _, err := fromEvent(sdk.Event{Start: t0, End: t0.Add(-time.Hour)}, false); err == nil {
 		t.Fatal("an event ending before it starts was written")
+	}
+}
+
+// On an attendee's copy of someone else's meeting only the owner's answer is
+// written, and nobody is mailed.
+func TestAnswerOnAnInvitation(t *testing.T) {
+	e := newEnv(t, gcaltest.Options{}, Options{})
+	ctx := context.Background()
+	org, guest := gcaltest.UserEmail(1), gcaltest.UserEmail(2)
+	in := single("Planning", t0.Add(30*time.Hour), time.Hour)
+	in.IsOrganizer = true
+	in.Attendees = []sdk.Attendee{{Email: guest, Type: sdk.AttendeeRequired}}
+	meet, err := e.p.Create(ctx, e.target(org), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gt := e.target(guest)
+	cp, err := e.p.Get(ctx, gt, meet.ID)
+	if err != nil || cp.IsOrganizer || cp.Response != sdk.ResponseNone {
+		t.Fatalf("guest's copy: %v %+v", err, cp)
+	}
+	for _, tc := range []struct {
+		want sdk.Response
+		got  sdk.Response
+	}{
+		{sdk.ResponseDeclined, sdk.ResponseDeclined},
+		{sdk.ResponseNone, sdk.ResponseDeclined}, // "none" is not an answer
+		{sdk.ResponseAccepted, sdk.ResponseAccepted},
+	} {
+		edit := cp
+		edit.Title = "hijacked" // content of the organizer's meeting is not the guest's to change
+		edit.Response = tc.want
+		out, err := e.p.Update(ctx, gt, edit)
+		if err != nil {
+			t.Fatalf("answer %s: %v", tc.want, err)
+		}
+		if out.Response != tc.got || out.Title != "Planning" {
+			t.Fatalf("answer %s: copy %q answered %s, want %s", tc.want, out.Title, out.Response, tc.got)
+		}
+		o, err := e.p.Get(ctx, e.target(org), meet.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range o.Attendees {
+			if a.Email == guest && a.Response != tc.got {
+				t.Fatalf("organizer sees %s, want %s", a.Response, tc.got)
+			}
+		}
+		cp = out
+	}
+	// A stale version is refused.
+	stale := cp
+	stale.Version, stale.Response = `"old"`, sdk.ResponseDeclined
+	if _, err := e.p.Update(ctx, gt, stale); !errors.Is(err, sdk.ErrPreconditionFailed) {
+		t.Fatalf("stale answer: %v", err)
+	}
+	if st := e.stats(); st.MailsSent != 0 {
+		t.Fatalf("answers mailed %d", st.MailsSent)
+	}
+}
+
+// A copy of someone else's meeting is written without attendees: nobody is invited
+// by it.
+func TestCopyOfAnotherOrganizersMeetingHasNoAttendees(t *testing.T) {
+	e := newEnv(t, gcaltest.Options{}, Options{})
+	ctx := context.Background()
+	in := single("Their meeting", t0.Add(30*time.Hour), time.Hour)
+	in.Organizer = sdk.Attendee{Email: "boss@elsewhere.example"}
+	in.Attendees = []sdk.Attendee{{Email: gcaltest.UserEmail(1)}, {Email: gcaltest.UserEmail(2)}}
+	out, err := e.p.Create(ctx, e.target(gcaltest.UserEmail(1)), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Attendees) != 0 || out.MeetingKey != "" {
+		t.Fatalf("copy written with attendees: %+v", out.Attendees)
+	}
+	r := e.round(e.target(gcaltest.UserEmail(2)), "", e.window())
+	if len(r.events) != 0 {
+		t.Fatalf("user2 got %d events from a copy", len(r.events))
 	}
 }

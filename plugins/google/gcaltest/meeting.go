@@ -102,7 +102,7 @@ func (s *Server) resourceAnswers(ev *event) *event {
 			continue
 		}
 		atts[i].ResponseStatus = "accepted"
-		if acct.decline {
+		if acct.decline || s.opts.ResourcesDeclineConflicts && s.busy(strings.ToLower(a.Email), ev) {
 			atts[i].ResponseStatus = "declined"
 		}
 		atts[i].Resource = true
@@ -209,4 +209,28 @@ func (s *Server) attendeeWrote(c *calendar, ev, prev *event, org string, mails b
 			s.upsertCopy(t, stored)
 		}
 	}
+}
+
+// busy reports whether the calendar of resource email holds a busy single event
+// (not ev itself, not one it declined) that overlaps ev. Callers hold s.mu.
+func (s *Server) busy(email string, ev *event) bool {
+	t := s.calendars[email]
+	if t == nil || len(ev.w.Recurrence) > 0 || !ev.end.After(ev.start) {
+		return false
+	}
+	for _, e := range t.events {
+		if e.w.ID == ev.w.ID || e.deleted() || e.master() || e.w.Transparency == "transparent" {
+			continue
+		}
+		declined := false
+		for _, a := range e.w.Attendees {
+			if strings.EqualFold(a.Email, email) && a.ResponseStatus == "declined" {
+				declined = true
+			}
+		}
+		if !declined && e.start.Before(ev.end) && ev.start.Before(e.end) {
+			return true
+		}
+	}
+	return false
 }

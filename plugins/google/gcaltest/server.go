@@ -43,6 +43,10 @@ type Options struct {
 	TestingMode bool
 	// PushClient delivers events.watch notifications; nil uses a client with a 5 s timeout.
 	PushClient *http.Client
+	// ResourcesDeclineConflicts makes resources decline an invitation that overlaps
+	// a busy event they already hold, as a room set to auto-decline conflicts does
+	// (recurring invitations and series in the room's calendar are not checked).
+	ResourcesDeclineConflicts bool
 }
 
 // Server is the emulator. It is safe for concurrent use.

@@ -646,3 +646,52 @@ func TestDirectoryResources(t *testing.T) {
 		t.Fatalf("scope: %d %v", code, m)
 	}
 }
+
+func TestResourcesDeclineConflicts(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		on        bool
+		start     string
+		end       string
+		want      string
+		wantFirst string
+	}{
+		{"overlap declined", true, "2024-05-07T09:30:00+02:00", "2024-05-07T10:30:00+02:00", "declined", "accepted"},
+		{"adjacent accepted", true, "2024-05-07T10:00:00+02:00", "2024-05-07T11:00:00+02:00", "accepted", "accepted"},
+		{"switch off: double booked", false, "2024-05-07T09:30:00+02:00", "2024-05-07T10:30:00+02:00", "accepted", "accepted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, Options{ResourcesDeclineConflicts: tc.on})
+			svc := f.svc(f.userToken(UserEmail(1)))
+			book := func(title, start, end string) string {
+				ev := timed(title, start, end)
+				ev.Attendees = []*gcal.EventAttendee{{Email: ResourceEmail(1), Resource: true}}
+				got, err := svc.Events.Insert(UserEmail(1), ev).SendUpdates("none").Do()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got.Id
+			}
+			answer := func(id string) string {
+				org, _ := f.s.Event(UserEmail(1), id)
+				for _, a := range org.Attendees {
+					if a.Email == ResourceEmail(1) {
+						return a.ResponseStatus
+					}
+				}
+				return ""
+			}
+			first := book("First", "2024-05-07T09:00:00+02:00", "2024-05-07T10:00:00+02:00")
+			second := book("Second", tc.start, tc.end)
+			if got := answer(first); got != tc.wantFirst {
+				t.Errorf("first booking: %q, want %q", got, tc.wantFirst)
+			}
+			if got := answer(second); got != tc.want {
+				t.Errorf("second booking: %q, want %q", got, tc.want)
+			}
+			if st := f.s.Stats(); st.MailsSent != 0 {
+				t.Errorf("mails %d", st.MailsSent)
+			}
+		})
+	}
+}
