@@ -19,13 +19,13 @@
 //		providertest.Run(t, providertest.Harness{
 //			Provider: providertest.OverGRPC(t, m365.New(nil)),
 //			Instance: "acme",
-//			Settings: map[string]string{"endpoint": ts.URL, "tenant_id": srv.TenantID()},
+//			Settings: srv.Settings(ts.URL, false),
 //			NewTarget: func(t *testing.T) sdk.Target {       // an empty calendar
-//				mailbox := srv.AddUser(...)
-//				return sdk.Target{Instance: "acme", Account: mailbox,
+//				u, _ := srv.AddUser(graphtest.User{UserPrincipalName: ...})
+//				return sdk.Target{Instance: "acme", Account: u.ID,
 //					Credential: sdk.Credential{Type: "bearer", Token: srv.AdminToken()}}
 //			},
-//			OutOfBand:      outOfBand{srv},                   // a user's edits, in-process
+//			OutOfBand:      graphUser{...},                   // a user's edits, over REST
 //			ExpireCursors:  func(*testing.T) { srv.ExpireCursors() },
 //			Throttle:       ...,                              // 429 + Retry-After
 //			BadCredential:  ...,                              // a refused token
@@ -35,12 +35,17 @@
 //		})
 //	}
 //
+// The built-in providers' harnesses are complete examples: conformance_test.go
+// in plugins/m365, plugins/google and plugins/superoffice.
+//
 // OverGRPC serves the provider on a loopback gRPC server with the SDK's adapters,
 // exactly as a plugin process would; a *pluginhost.Plugin (a real process) works
 // as Provider too. Every optional hook left nil skips the checks that need it
-// (visible with go test -v); Skip skips named checks with a reason. The suite
-// never runs its checks in parallel (fault injection is often service-wide) and
-// makes a fresh target for each check.
+// (visible with go test -v); Skip skips named checks with a reason, which should
+// name what the service cannot do. With MakesHTTPRequests, every check that
+// reaches the service must report its requests; Info, which a provider answers
+// without its service, need not. The suite never runs its checks in parallel
+// (fault injection is often service-wide) and makes a fresh target for each check.
 package providertest
 
 import (
