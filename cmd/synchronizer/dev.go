@@ -319,6 +319,13 @@ func (d *demoDriver) bringUp(ctx context.Context) (string, error) {
 		}
 		d.log.Info("demo: tenant-level access granted", "connection", s.name, "as", s.admin)
 	}
+	// A run of each link now (rather than at its first scheduled time) finds it
+	// without consent and has its activation link issued.
+	for _, p := range layout.Profiles {
+		if _, err := d.post(ctx, "/v1/profiles/"+p.Name+"/sync"); err != nil {
+			d.log.Debug("demo: first run of the links", "profile", p.Name, "err", err)
+		}
+	}
 	var pendingURL string
 	for _, p := range layout.Profiles {
 		for _, l := range p.Links {
