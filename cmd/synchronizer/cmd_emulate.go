@@ -164,7 +164,7 @@ func freeLoopbackAddr() (string, error) {
 func printEmulators(w io.Writer, cl *emulators.Cluster, info emulators.Info) {
 	fmt.Fprintf(w, "SuperOffice    %s  tenant %s, API %s\n", cl.SuperOfficeBase, cl.SuperOffice.ContextID(), info.SuperOffice.URL)
 	fmt.Fprintf(w, "Microsoft 365  %s  tenant %s, API %s\n", cl.M365Base, cl.M365.TenantID(), info.M365.URL)
-	fmt.Fprintf(w, "Google         %s  domain %s, API %s\n", cl.GoogleBase, "google.test", info.Google.URL)
+	fmt.Fprintf(w, "Google         %s  domain %s, API %s\n", cl.GoogleBase, emulators.GoogleDomain, info.Google.URL)
 	fmt.Fprintln(w, "Each serves its test surface at /_emulator/ (stats, faults, reset); send the token as Authorization: Bearer TOKEN.")
 }
 

@@ -17,6 +17,9 @@ const (
 	GoogleAdmin      = "admin@" + gcaltest.Domain
 )
 
+// GoogleDomain is the emulated Workspace domain.
+const GoogleDomain = gcaltest.Domain
+
 // SuperOfficeUser is the login name of the i-th user: USER1.
 func SuperOfficeUser(i int) string { return fmt.Sprintf("USER%d", i) }
 
