@@ -123,3 +123,49 @@ func TestMeetingWithGuestsATenantRefuses(t *testing.T) {
 		t.Errorf("attendees = %+v", ev.Attendees)
 	}
 }
+
+// On a participant's row only the answer is written (Accept and Reject, which
+// notify nobody); the meeting's content is its organizer's.
+func TestParticipantAnswers(t *testing.T) {
+	e := newEnv(t)
+	start := e.clk.Now().Add(48 * time.Hour).Truncate(time.Hour)
+	created, err := e.p.Create(e.ctx(), e.target(e.user1), sdk.Event{Title: "Review", Start: start, End: start.Add(time.Hour),
+		Attendees: []sdk.Attendee{{AccountID: strconv.Itoa(e.user2)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, _, _, _ := e.listAll(e.target(e.user2), "", 0)
+	if len(part) != 1 {
+		t.Fatalf("participant's diary: %v", part)
+	}
+	var cp sdk.Event
+	for _, ev := range part {
+		cp = ev
+	}
+	for _, tc := range []struct{ want, got sdk.Response }{
+		{sdk.ResponseDeclined, sdk.ResponseDeclined},
+		{sdk.ResponseNone, sdk.ResponseDeclined},
+		{sdk.ResponseAccepted, sdk.ResponseAccepted},
+		{sdk.ResponseTentative, sdk.ResponseAccepted}, // SuperOffice has no tentative answer
+	} {
+		e.clk.Add(time.Second)
+		edit := cp
+		edit.Title, edit.Start, edit.End = "hijacked", start.Add(time.Hour), start.Add(2*time.Hour)
+		edit.Response = tc.want
+		out, err := e.p.Update(e.ctx(), e.target(e.user2), edit)
+		if err != nil {
+			t.Fatalf("answer %s: %v", tc.want, err)
+		}
+		if out.Response != tc.got || out.Title != "Review" || !out.Start.Equal(start) {
+			t.Fatalf("answer %s: row %q at %s answered %s, want %s", tc.want, out.Title, out.Start, out.Response, tc.got)
+		}
+		cp = out
+	}
+	org, err := e.p.Get(e.ctx(), e.target(e.user1), created.ID)
+	if err != nil || org.Title != "Review" || !org.Start.Equal(start) {
+		t.Fatalf("organizer's row changed: %v %+v", err, org)
+	}
+	if n := e.so.MailsSent(); n != 0 {
+		t.Errorf("answers sent %d mails", n)
+	}
+}

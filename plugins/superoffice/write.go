@@ -473,6 +473,14 @@ func (p *Provider) update(ctx context.Context, in *instance, t sdk.Target, owner
 	if err := checkVersion(r.lastModified(), ev.Version); err != nil {
 		return sdk.Event{}, err
 	}
+	if r.isBooking() && !r.isOrganizer() {
+		// A participant's row of someone else's meeting: the meeting is its
+		// organizer's to change; only the answer travels.
+		if err := in.answer(ctx, t, &r, ev.Response, "OnlyThis"); err != nil {
+			return sdk.Event{}, err
+		}
+		return p.get(ctx, in, t, ev.ID)
+	}
 	e, err := in.entityFor(ctx, t, &ev, owner, cur, loc)
 	if err != nil {
 		return sdk.Event{}, err
@@ -529,6 +537,14 @@ func (p *Provider) updateSeries(ctx context.Context, in *instance, t sdk.Target,
 	}
 	if err := checkVersion(v.master.Updated, ev.Version); err != nil {
 		return sdk.Event{}, err
+	}
+	if first := v.rows[0]; first.isBooking() && !first.isOrganizer() {
+		// A participant's rows of someone else's series: only the answer, for the
+		// whole series.
+		if err := in.answer(ctx, t, &first, ev.Response, "ThisAndForward"); err != nil {
+			return sdk.Event{}, err
+		}
+		return p.get(ctx, in, t, v.master.ID)
 	}
 	plan, err := in.planSeries(&ev, loc)
 	if err != nil {
@@ -725,4 +741,29 @@ func (p *Provider) delete(ctx context.Context, in *instance, t sdk.Target, owner
 		return nil
 	}
 	return err
+}
+
+// answer records the diary owner's answer to an invitation (a participant's row)
+// with the Accept or Reject agent, which notify nobody. "none" is not an answer;
+// an answer the row already has and a cancelled booking are left alone.
+func (in *instance) answer(ctx context.Context, t sdk.Target, r *row, want sdk.Response, mode string) error {
+	have := responseOf(r.invitation)
+	method := ""
+	switch want {
+	case sdk.ResponseAccepted, sdk.ResponseTentative:
+		if have != sdk.ResponseAccepted {
+			method = "Appointment/Accept"
+		}
+	case sdk.ResponseDeclined:
+		if have != sdk.ResponseDeclined {
+			method = "Appointment/Reject"
+		}
+	}
+	if method == "" || r.invitation == "Cancelled" {
+		return nil
+	}
+	if _, err := in.agent(ctx, t, method, nil, wire.AcceptRejectRequest{AppointmentId: wire.FlexInt(r.id), UpdateMode: mode}, nil); err != nil {
+		return fmt.Errorf("answer appointment %d: %w", r.id, err)
+	}
+	return nil
 }
