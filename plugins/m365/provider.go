@@ -121,6 +121,18 @@ func New(logger *slog.Logger) *Provider {
 	}
 }
 
+// SetClock replaces the clock and the wait between retries (tests and the
+// embedded demo, which run on a clock of their own). Call it before the provider
+// is used; a nil sleep keeps the real one.
+func (p *Provider) SetClock(now func() time.Time, sleep func(ctx context.Context, d time.Duration) error) {
+	if now != nil {
+		p.now = now
+	}
+	if sleep != nil {
+		p.sleep = sleep
+	}
+}
+
 // Info names the plugin and its capabilities.
 func (p *Provider) Info(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "m365", ProtocolVersion: sdk.ProtocolVersion, Capabilities: sdk.Capabilities{

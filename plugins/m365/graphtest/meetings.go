@@ -89,7 +89,7 @@ func (s *Server) syncCopiesLocked(org *event) {
 		delete(existing, u.ID)
 		isNew := c == nil
 		if isNew {
-			if u.room != nil && s.opts.RoomsDecline {
+			if u.room != nil && (s.opts.RoomsDecline || s.opts.RoomsDeclineConflicts && s.roomBusyLocked(u, org)) {
 				if i := org.attendeeIndex(a.address); i >= 0 && org.attendees[i].response != "declined" {
 					org.attendees[i].response, org.attendees[i].time = "declined", s.now()
 					orgChanged = true
@@ -254,4 +254,23 @@ func (s *Server) respondLocked(c *event, resp string, send bool) {
 		return
 	}
 	s.touchLocked(c, "updated")
+}
+
+// roomBusyLocked reports whether room u holds a busy single item (or exception)
+// overlapping the single meeting org.
+func (s *Server) roomBusyLocked(u *user, org *event) bool {
+	if org.typ == "seriesMaster" || !org.end.After(org.start) {
+		return false
+	}
+	for _, c := range u.calendars {
+		for _, e := range c.events {
+			if e.typ == "seriesMaster" || e.cancelled || e.showAs == "free" || e.uidKey == org.key || e.orgKey == org.key {
+				continue
+			}
+			if e.start.Before(org.end) && org.start.Before(e.end) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -124,3 +124,45 @@ func TestAccessRules(t *testing.T) {
 		t.Fatalf("rooms of the list: %v", inList)
 	}
 }
+
+func TestRoomsDeclineConflicts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		on     bool
+		offset time.Duration
+		want   string
+	}{
+		{"overlap declined", true, 30 * time.Minute, "declined"},
+		{"adjacent accepted", true, time.Hour, "accepted"},
+		{"switch off: double booked", false, 30 * time.Minute, "accepted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, ts, _ := newTestServer(t, Options{RoomsDeclineConflicts: tc.on})
+			a := newAPI(t, ts, s.AdminToken())
+			a.must(201, "POST", "/v1.0/users/user1@m365.test/events", meeting("First", "room1@m365.test"))
+			second := meeting("Second", "room1@m365.test")
+			second["start"] = map[string]string{"dateTime": time.Date(2026, 3, 20, 9, 0, 0, 0, time.UTC).Add(tc.offset).Format("2006-01-02T15:04:05"), "timeZone": "UTC"}
+			second["end"] = map[string]string{"dateTime": time.Date(2026, 3, 20, 10, 0, 0, 0, time.UTC).Add(tc.offset).Format("2006-01-02T15:04:05"), "timeZone": "UTC"}
+			org := a.must(201, "POST", "/v1.0/users/user2@m365.test/events", second)
+			org = a.must(200, "GET", "/v1.0/users/user2@m365.test/events/"+str(org.body, "id"), nil)
+			got := ""
+			for _, at := range org.body["attendees"].([]any) {
+				m := at.(map[string]any)
+				if str(m, "emailAddress", "address") == "room1@m365.test" {
+					got = str(m, "status", "response")
+				}
+			}
+			if got != tc.want {
+				t.Fatalf("room answered %q, want %q", got, tc.want)
+			}
+			rooms := values(a.must(200, "GET", "/v1.0/users/room1@m365.test/events", nil))
+			want := 2
+			if tc.want == "declined" {
+				want = 1
+			}
+			if len(rooms) != want {
+				t.Fatalf("room holds %d items, want %d", len(rooms), want)
+			}
+		})
+	}
+}

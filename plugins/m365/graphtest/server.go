@@ -60,6 +60,10 @@ type Options struct {
 
 	// RoomsDecline makes room mailboxes decline instead of accept.
 	RoomsDecline bool
+	// RoomsDeclineConflicts makes a room decline an invitation that overlaps a busy
+	// single item already in its calendar (AllowConflicts off); recurring
+	// invitations and series in the room's calendar are not checked.
+	RoomsDeclineConflicts bool
 	// RoomSubjectRewrite makes rooms replace the subject of their copy with the
 	// organizer's name, as Exchange does with AddOrganizerToSubject/DeleteSubject.
 	RoomSubjectRewrite bool
