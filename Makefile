@@ -7,7 +7,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')
 
-.PHONY: all build test fmt-check vet check-imports unit proto check-metrics check-systemd clean demo
+.PHONY: all build test fmt-check vet check-imports unit proto check-metrics check-rules check-systemd clean demo
 
 all: test build
 
@@ -63,6 +63,14 @@ check-metrics: build
 	  last_success_timestamp_seconds config_last_reload_successful; do \
 	  grep -q "^# TYPE synchronizer_$$m " $$tmp/scrape || { echo "missing synchronizer_$$m"; exit 1; }; done; \
 	echo "promtool check metrics: ok ($$(grep -c '^synchronizer_' $$tmp/scrape) synchronizer series)"
+
+# The monitoring assets: promtool checks the Prometheus rules and runs their unit
+# tests; the Go tests check that the rules and the Grafana dashboard name only
+# metrics, labels and values the daemon serves, and that the dashboard imports.
+check-rules:
+	promtool check rules monitoring/prometheus/*.rules.yml
+	promtool test rules monitoring/prometheus/*_test.yml
+	$(GO) test -count=1 ./monitoring/
 
 check-systemd: build
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
