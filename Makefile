@@ -66,7 +66,7 @@ check-metrics: build
 
 # The monitoring assets: promtool checks the Prometheus rules and runs their unit
 # tests; the Go tests check that the rules and the Grafana dashboard name only
-# metrics, labels and values the daemon serves, and that the dashboard imports.
+# metrics, labels and values the daemon serves, and that the dashboard is sound.
 check-rules:
 	promtool check rules monitoring/prometheus/*.rules.yml
 	promtool test rules monitoring/prometheus/*_test.yml
