@@ -384,8 +384,8 @@ profile "mp" {
 	_, scrape := httpGet("http://" + s.admin + "/metrics")
 	for series, want := range map[string]float64{
 		`synchronizer_items_synced_total{direction="to_calendar",op="create",profile="mp"}`: 6,
-		`synchronizer_sync_runs_total{profile="mp",result="ok"}`:                             2,
-		`synchronizer_links{profile="mp",state="active"}`:                                    1,
+		`synchronizer_sync_runs_total{profile="mp",result="ok"}`:                            2,
+		`synchronizer_links{profile="mp",state="active"}`:                                   1,
 	} {
 		if got := metricValue(scrape, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
