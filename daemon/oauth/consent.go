@@ -378,7 +378,7 @@ func (s *Service) Finish(ctx context.Context, params url.Values, binding string)
 	}
 	var key state.TokenKey
 	tok := state.Token{AccessToken: fresh.AccessToken, RefreshToken: fresh.RefreshToken, TokenType: fresh.Type(),
-		Expiry: fresh.Expiry, Scope: info.Scope, Account: who, Updated: s.now()}
+		Expiry: s.expiryOf(fresh), Scope: info.Scope, Account: who, Updated: s.now()}
 	done := web.ConsentDone{Language: f.lang, Purpose: string(f.purpose), Account: who}
 	if f.setup != "" {
 		if !acct.IsAdmin {
