@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -126,8 +127,11 @@ type Meeting struct {
 	// Owner is the organizer's link key.
 	Owner string `json:"owner"`
 	// Answers are the linked attendees' responses as the organizer's item on each
-	// side shows them, by "<side>/<link key>".
+	// side shows them, by "<side>/<link key>". Listed names the sides whose
+	// organizer's item was read: a linked colleague missing from its answers is not
+	// invited there.
 	Answers map[string]sdk.Response `json:"answers,omitempty"`
+	Listed  []Side                  `json:"listed,omitempty"`
 	Updated time.Time               `json:"updated,omitzero"`
 }
 
@@ -142,11 +146,13 @@ func (m Meeting) Key(s Side) string {
 // Clone returns a deep copy.
 func (m Meeting) Clone() Meeting {
 	m.Answers = maps.Clone(m.Answers)
+	m.Listed = slices.Clone(m.Listed)
 	return m
 }
 
 func (m Meeting) sameAs(o Meeting) bool {
-	return m.ID == o.ID && m.SO == o.SO && m.Cal == o.Cal && m.Origin == o.Origin && m.Owner == o.Owner && maps.Equal(m.Answers, o.Answers)
+	return m.ID == o.ID && m.SO == o.SO && m.Cal == o.Cal && m.Origin == o.Origin && m.Owner == o.Owner && maps.Equal(m.Answers, o.Answers) &&
+		slices.Equal(m.Listed, o.Listed)
 }
 
 // MeetingID is the registry id of a meeting created on side origin with key key.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -185,10 +186,18 @@ func (r *run) resolveWaiting(ctx context.Context) error {
 			r.join(p, q, s, m)
 			continue
 		}
-		if m.Answers[answerKey(y, r.link.Key)] == sdk.ResponseDeclined {
+		ans, invited := m.Answers[answerKey(y, r.link.Key)]
+		switch {
+		case ans == sdk.ResponseDeclined:
 			// Declined over there before the copies met: settle as declined.
 			r.settleParticipant(p, m)
 			r.work(p).declinedOn = y
+			continue
+		case !invited && slices.Contains(m.Listed, y):
+			// The organizer's item over there does not invite this link's owner
+			// (a room that declined is not booked there): nothing to wait for.
+			r.settleParticipant(p, m)
+			p.Note = "not invited on " + string(y)
 			continue
 		}
 		r.waitNote(p, fmt.Sprintf("waits for its copy of the meeting on %s", y))
@@ -584,8 +593,12 @@ func (r *run) registerMeetings(ctx context.Context, all bool) error {
 			return err
 		}
 		want.Answers = map[string]sdk.Response{}
+		listed := map[Side]bool{}
 		if cur != nil && cur.ID == want.ID {
 			maps.Copy(want.Answers, cur.Answers)
+			for _, s := range cur.Listed {
+				listed[s] = true
+			}
 		}
 		if w, ok := r.works[p.ID]; ok {
 			for _, s := range sides {
@@ -593,6 +606,13 @@ func (r *run) registerMeetings(ctx context.Context, all bool) error {
 				if o.kind != obsListed {
 					continue
 				}
+				// This side's answers are read afresh.
+				for k := range want.Answers {
+					if len(k) > len(s) && k[:len(s)+1] == string(s)+"/" {
+						delete(want.Answers, k)
+					}
+				}
+				listed[s] = true
 				for _, a := range o.ev.Attendees {
 					if m := r.mt.dir.find(s, a); m != nil && m.Link != r.link.Key {
 						want.Answers[answerKey(s, m.Link)] = orNone(a.Response)
@@ -602,6 +622,11 @@ func (r *run) registerMeetings(ctx context.Context, all bool) error {
 		}
 		if len(want.Answers) == 0 {
 			want.Answers = nil
+		}
+		for _, s := range sides {
+			if listed[s] {
+				want.Listed = append(want.Listed, s)
+			}
 		}
 		if cur != nil && cur.sameAs(want) {
 			continue

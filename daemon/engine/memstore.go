@@ -15,6 +15,8 @@ type MemStore struct {
 	mu    sync.Mutex
 	links map[string]*memLink
 	Fail  func(op string) error
+	// MemMeetings makes MemStore the engine's MeetingStore too.
+	MemMeetings
 }
 
 type memLink struct {

@@ -1,0 +1,188 @@
+package meetings
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"synchronizer/daemon/engine"
+	"synchronizer/plugins/sdk"
+)
+
+const (
+	so  = engine.SuperOffice
+	cal = engine.Calendar
+)
+
+var systems = []string{"m365", "google"}
+
+func eachWorld(t *testing.T, fn func(t *testing.T, kind string, seed uint64)) {
+	for _, kind := range systems {
+		for _, seed := range seeds(t) {
+			name := kind
+			if seed != 0 {
+				name += "/seed=" + strconv.FormatUint(seed, 10)
+			}
+			t.Run(name, func(t *testing.T) { fn(t, kind, seed) })
+		}
+	}
+}
+
+func want(who string, side engine.Side, n int, resp sdk.Response) copyWant {
+	return copyWant{who: who, side: side, n: n, response: resp}
+}
+
+// (a) Alice creates a meeting in SuperOffice with Bob, Carol and Room 1, then
+// (c) moves it on either side, (h) the store is lost, (d) Bob declines, (e) Room 1
+// is booked twice and declines, (f) Alice cancels.
+func TestMeetingFromSuperOffice(t *testing.T) {
+	eachWorld(t, func(t *testing.T, kind string, seed uint64) {
+		w := newWorld(t, kind, seed)
+		start := time.Date(2026, 3, 20, 9, 0, 0, 0, time.UTC)
+		const dur = time.Hour
+		const title = "Kickoff"
+
+		// (a)
+		m := w.soCreate(alice, sdk.Event{Title: title, Start: start, End: start.Add(dur), TimeZone: "Europe/Oslo",
+			Attendees: []sdk.Attendee{
+				{AccountID: strconv.Itoa(w.assoc[bob]), Type: sdk.AttendeeRequired},
+				{AccountID: strconv.Itoa(w.assoc[carol]), Type: sdk.AttendeeRequired},
+				{AccountID: strconv.Itoa(w.assoc[room]), Type: sdk.AttendeeResource},
+			}})
+		w.settle("(a)")
+		everyone := func(step string, at time.Time, bobSO, bobCal sdk.Response, bobCopies int) {
+			t.Helper()
+			w.expect(step, title, at, dur,
+				want(alice, so, 1, sdk.ResponseOrganizer), want(bob, so, 1, bobSO), want(room, so, 1, sdk.ResponseAccepted),
+				want(alice, cal, 1, ""), want(bob, cal, bobCopies, bobCal), want(room, cal, 1, sdk.ResponseAccepted))
+			w.carolUntouched(step, title, 1)
+		}
+		everyone("(a)", start, sdk.ResponseNone, sdk.ResponseNone, 1)
+
+		// (c) Alice moves it in SuperOffice, which owns it: every copy follows.
+		w.soUpdate(alice, m.ID, func(ev *sdk.Event) { ev.Start, ev.End = ev.Start.Add(time.Hour), ev.End.Add(time.Hour) })
+		// (h) The state store is lost before the move is synced; the daemon restarts.
+		w.restart()
+		res := w.settle("(c)+(h)")
+		if n := res.count(so, engine.OpCreate) + res.count(cal, engine.OpCreate); n != 0 {
+			t.Errorf("(h): %d items created after the store was lost: %v", n, res.done)
+		}
+		moved := start.Add(time.Hour)
+		everyone("(c)+(h)", moved, sdk.ResponseNone, sdk.ResponseNone, 1)
+
+		// (c) Alice moves her copy in the calendar: the owner's version is written back once.
+		w.calMove(alice, w.calFind(alice, title, moved), time.Hour)
+		res = w.settle("(c) calendar")
+		if n := res.count(cal, engine.OpUpdate); n < 1 {
+			t.Errorf("(c) calendar: the owner's version was not written back: %v", res.done)
+		}
+		everyone("(c) calendar", moved, sdk.ResponseNone, sdk.ResponseNone, 1)
+
+		// (d) Bob declines in SuperOffice.
+		w.soUpdate(bob, w.soFind(bob, title).ID, func(ev *sdk.Event) { ev.Response = sdk.ResponseDeclined })
+		w.settle("(d)")
+		bobCopies := 1 // Google keeps a declined invitation in the calendar
+		if kind == "m365" {
+			bobCopies = 0 // the copy Bob's link wrote goes with the decline
+		}
+		everyone("(d)", moved, sdk.ResponseDeclined, sdk.ResponseDeclined, bobCopies)
+
+		// (e) Alice books Room 1 in the calendar at a time it is taken: the room
+		// declines, and the booking is not made in SuperOffice.
+		clash := moved.Add(30 * time.Minute)
+		w.calCreate(alice, calMeeting{title: "Clash", start: clash, dur: time.Hour, rooms: []string{w.mailbox[room]}})
+		w.settle("(e)")
+		roomCopies := 0
+		if kind == "google" {
+			roomCopies = 1 // the declined invitation stays in the room's calendar
+		}
+		w.expect("(e)", "Clash", clash, time.Hour, want(alice, so, 1, ""), want(alice, cal, 1, ""),
+			want(room, so, 0, ""), want(room, cal, roomCopies, sdk.ResponseDeclined))
+		everyone("(e)", moved, sdk.ResponseDeclined, sdk.ResponseDeclined, bobCopies)
+
+		// (f) Alice cancels in SuperOffice: every copy goes, once.
+		w.soDelete(alice, m.ID)
+		res = w.settle("(f)")
+		w.expect("(f)", title, moved, dur, want(alice, so, 0, ""), want(bob, so, 0, ""), want(room, so, 0, ""),
+			want(alice, cal, 0, ""), want(bob, cal, 0, ""), want(room, cal, 0, ""))
+		w.carolUntouched("(f)", title, 0)
+		if n := res.count(cal, engine.OpDelete); n > 2 {
+			t.Errorf("(f): %d deletes in the calendar for one cancellation: %v", n, res.done)
+		}
+		_ = fmt.Sprint
+	})
+}
+
+// (b) Alice creates the meeting in Outlook / Google Calendar with Bob, Carol and
+// Room 1, then (c) moves it on either side, (d) Bob declines there, (h) the store
+// is lost, (e) Room 1 is booked twice and declines, (f) Alice cancels.
+func TestMeetingFromCalendar(t *testing.T) {
+	eachWorld(t, func(t *testing.T, kind string, seed uint64) {
+		w := newWorld(t, kind, seed)
+		start := time.Date(2026, 3, 24, 9, 0, 0, 0, time.UTC)
+		const dur = time.Hour
+		const title = "Review"
+
+		// (b)
+		id := w.calCreate(alice, calMeeting{title: title, start: start, dur: dur,
+			attendees: []string{w.mailbox[bob], w.mailbox[carol]}, rooms: []string{w.mailbox[room]}})
+		w.settle("(b)")
+		everyone := func(step string, at time.Time, bobSO, bobCal sdk.Response, bobCopies int) {
+			t.Helper()
+			w.expect(step, title, at, dur,
+				want(alice, so, 1, sdk.ResponseOrganizer), want(bob, so, 1, bobSO), want(room, so, 1, sdk.ResponseAccepted),
+				want(alice, cal, 1, sdk.ResponseOrganizer), want(bob, cal, bobCopies, bobCal), want(room, cal, 1, sdk.ResponseAccepted))
+			w.carolUntouched(step, title, 1)
+		}
+		everyone("(b)", start, sdk.ResponseNone, sdk.ResponseNone, 1)
+
+		// (c) Alice moves it in the calendar, which owns it: every copy follows.
+		w.calMove(alice, id, time.Hour)
+		w.settle("(c)")
+		moved := start.Add(time.Hour)
+		everyone("(c)", moved, sdk.ResponseNone, sdk.ResponseNone, 1)
+
+		// (c) Alice moves it in SuperOffice: the owner's version is written back once.
+		w.soUpdate(alice, w.soFind(alice, title).ID, func(ev *sdk.Event) { ev.Start, ev.End = ev.Start.Add(time.Hour), ev.End.Add(time.Hour) })
+		res := w.settle("(c) superoffice")
+		if n := res.count(so, engine.OpUpdate); n < 1 {
+			t.Errorf("(c) superoffice: the owner's version was not written back: %v", res.done)
+		}
+		everyone("(c) superoffice", moved, "", sdk.ResponseNone, 1)
+
+		// (d) Bob declines in the calendar.
+		w.calDecline(bob, w.calFind(bob, title, moved))
+		// (h) The state store is lost before the answer is synced; the daemon restarts.
+		w.restart()
+		res = w.settle("(d)+(h)")
+		if n := res.count(so, engine.OpCreate) + res.count(cal, engine.OpCreate); n != 0 {
+			t.Errorf("(h): %d items created after the store was lost: %v", n, res.done)
+		}
+		bobCopies := 1
+		if kind == "m365" {
+			bobCopies = 0 // Exchange removes a meeting its attendee declined
+		}
+		everyone("(d)+(h)", moved, sdk.ResponseDeclined, sdk.ResponseDeclined, bobCopies)
+
+		// (e) Alice books Room 1 in the calendar at a time it is taken: the room
+		// declines, and the booking is not made in SuperOffice.
+		clash := moved.Add(30 * time.Minute)
+		w.calCreate(alice, calMeeting{title: "Clash", start: clash, dur: time.Hour, rooms: []string{w.mailbox[room]}})
+		w.settle("(e)")
+		roomCopies := 0
+		if kind == "google" {
+			roomCopies = 1
+		}
+		w.expect("(e)", "Clash", clash, time.Hour, want(alice, so, 1, ""), want(alice, cal, 1, ""),
+			want(room, so, 0, ""), want(room, cal, roomCopies, sdk.ResponseDeclined))
+		everyone("(e)", moved, sdk.ResponseDeclined, sdk.ResponseDeclined, bobCopies)
+
+		// (f) Alice cancels in the calendar: every copy goes, once.
+		w.calDelete(alice, id)
+		w.settle("(f)")
+		w.expect("(f)", title, moved, dur, want(alice, so, 0, ""), want(bob, so, 0, ""), want(room, so, 0, ""),
+			want(alice, cal, 0, ""), want(bob, cal, 0, ""), want(room, cal, 0, ""))
+		w.carolUntouched("(f)", title, 0)
+	})
+}
