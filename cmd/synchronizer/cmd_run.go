@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"synchronizer/daemon/agent"
 	"synchronizer/daemon/config"
 	"synchronizer/daemon/engine"
+	"synchronizer/daemon/oauth"
 	"synchronizer/daemon/pluginhost"
 	"synchronizer/daemon/runner"
 	"synchronizer/daemon/state"
@@ -110,17 +112,25 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// daemonWiring is what a daemon runs besides the agent: the plugin host and
-// the link runner.
+// daemonWiring is what a daemon runs besides the agent: the plugin host, the
+// link runner and the consent side.
 type daemonWiring struct {
-	Host   *pluginhost.Host
-	Runner *runner.Runner
+	Host    *pluginhost.Host
+	Runner  *runner.Runner
+	Consent *oauth.Service
+	stop    context.CancelFunc
+	done    chan struct{}
 }
 
-// wireDaemon builds the plugin host and the link runner for a and plugs them
-// in: the runner (with the sync engine and scheduler), the licence source and
-// the sync routes of the admin API. Call it before a.Run; Close the result
-// after a.Run has returned.
+// digestEvery is how often the admin digest looks for links needing attention
+// (it mails at most once per 12 hours).
+const digestEvery = 10 * time.Minute
+
+// wireDaemon builds the plugin host, the link runner and the consent side for
+// a and plugs them in: the runner (with the sync engine and scheduler), the
+// licence source, the consent listener, the admin digest and the admin routes
+// (sync, activation, setup). Call it before a.Run; Close the result after
+// a.Run has returned.
 func wireDaemon(a *agent.Agent, log *slog.Logger) (*daemonWiring, error) {
 	cfg := a.Config()
 	host, err := pluginhost.New(pluginhost.Options{
@@ -138,11 +148,37 @@ func wireDaemon(a *agent.Agent, log *slog.Logger) (*daemonWiring, error) {
 	} else {
 		syncStore = engine.NewMemStore()
 	}
-	r, err := runner.New(runner.Options{
+
+	// The consent side tells the runner when a link or a block can run; the
+	// runner exists only after the consent side, so the calls go through r.
+	var r *runner.Runner
+	consent, err := oauth.New(oauth.Options{
+		Config:    a.Config,
+		Store:     a.Store(),
+		Providers: oauth.ProvidersFunc(func(_ context.Context, name string) (sdk.Provider, error) { return plugins(name) }),
+		Logger:    log,
+		OnActivated: func(_ context.Context, id state.LinkID) {
+			if r != nil {
+				r.SyncSoon(id.Profile, id.Link)
+			}
+		},
+		OnConnected: func(_ context.Context, name string) {
+			a.RefreshLicensesSoon()
+			if r != nil {
+				r.SyncBlockSoon(name)
+			}
+		},
+	})
+	if err != nil {
+		host.Close()
+		return nil, fmt.Errorf("consent: %w", err)
+	}
+	r, err = runner.New(runner.Options{
 		Plugins:     plugins,
 		Store:       a.Store(),
 		SyncStore:   syncStore,
-		Credentials: &runner.StoredTokens{Store: a.Store(), Plugins: plugins},
+		Credentials: consent,
+		Activations: consent,
 		Metrics:     a.Metrics(),
 		Logger:      log,
 	})
@@ -150,14 +186,32 @@ func wireDaemon(a *agent.Agent, log *slog.Logger) (*daemonWiring, error) {
 		host.Close()
 		return nil, err
 	}
+	digest, err := consent.Digest(a.Status)
+	if err != nil {
+		host.Close()
+		return nil, fmt.Errorf("admin digest: %w", err)
+	}
 	a.SetRunner(r)
 	a.SetLicenseSource(r)
+	a.SetConsentHandler(consent.Handler())
 	r.Routes(a.AdminMux(), a.Links)
-	return &daemonWiring{Host: host, Runner: r}, nil
+	consent.Mount(a.AdminMux())
+
+	ctx, stop := context.WithCancel(context.Background())
+	w := &daemonWiring{Host: host, Runner: r, Consent: consent, stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(digestEvery)
+		defer t.Stop()
+		digest.Run(ctx, t.C)
+	}()
+	return w, nil
 }
 
-// Close stops every plugin process.
+// Close stops the digest and every plugin process.
 func (w *daemonWiring) Close() {
+	w.stop()
+	<-w.done
 	w.Host.Close()
 }
 

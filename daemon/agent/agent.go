@@ -148,7 +148,8 @@ type Agent struct {
 	consent    http.Handler
 	admin      *web.Server
 	consentSrv *web.Server
-	applyMu    sync.Mutex // serialises Runner.Apply
+	applyMu    sync.Mutex    // serialises Runner.Apply
+	kick       chan struct{} // RefreshLicensesSoon
 	closeOnce  sync.Once
 	closeErr   error
 }
@@ -182,7 +183,8 @@ func New(opts Options) (*Agent, error) {
 		opts.OpenStore = OpenBoltStore(opts.Now, 0)
 	}
 	a := &Agent{opts: opts, log: opts.Logger, m: opts.Metrics, now: opts.Now,
-		counts: map[string]int{}, countErr: map[string]error{}, unlicensed: map[state.LinkID]bool{}}
+		counts: map[string]int{}, countErr: map[string]error{}, unlicensed: map[state.LinkID]bool{},
+		kick: make(chan struct{}, 1)}
 
 	cfg, res := LoadConfig(opts.ConfigPath, opts.ConfigOptions, opts.Overrides)
 	if cfg == nil {
@@ -383,6 +385,7 @@ func (a *Agent) licenseLoop(ctx context.Context, now <-chan struct{}) {
 			return
 		case <-t.C:
 		case <-now:
+		case <-a.kick:
 		}
 		if a.RefreshLicenses(ctx) {
 			if err := a.apply(ctx); err != nil {
@@ -396,6 +399,17 @@ func (a *Agent) licenseLoop(ctx context.Context, now <-chan struct{}) {
 		} else if n > 0 {
 			a.log.Debug("pruned old activations", "count", n)
 		}
+	}
+}
+
+// RefreshLicensesSoon asks Run to read the tenants' licence counts again now,
+// without waiting for the periodic refresh: after an administrator connected a
+// tenant, its links need not wait up to an hour for their licences. It never
+// blocks; a refresh already asked for covers this one.
+func (a *Agent) RefreshLicensesSoon() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
 	}
 }
 

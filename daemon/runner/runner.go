@@ -297,6 +297,25 @@ func (r *Runner) SyncSoon(profile, link string) {
 	}()
 }
 
+// SyncBlockSoon asks for a run of every scheduled link that uses a superoffice
+// or calendar block, in the background: the consent side calls it when an
+// administrator connected that block.
+func (r *Runner) SyncBlockSoon(name string) {
+	r.mu.RLock()
+	var ids []state.LinkID
+	if r.cfg != nil {
+		for id := range r.allowed {
+			if p := r.cfg.Profile(id.Profile); p != nil && (p.SuperOffice == name || p.Calendar == name) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	r.mu.RUnlock()
+	for _, id := range ids {
+		r.SyncSoon(id.Profile, id.Link)
+	}
+}
+
 // RunNow runs one link (or every scheduled link of a profile, link "") now and
 // returns each run's result, as the admin routes do.
 func (r *Runner) RunNow(ctx context.Context, profile, link string, opts engine.RunOptions) ([]scheduler.LinkResult, error) {
