@@ -106,6 +106,8 @@ type env struct {
 	graph *graphtest.Server
 	gcal  *gcaltest.Server
 
+	bases     map[string]string // emulator roots by provider name
+
 	providers map[string]sdk.Provider
 	consent   *httptest.Server
 	admin     *httptest.Server
@@ -138,6 +140,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	soSrv := httptest.NewServer(e.so)
 	graphSrv := httptest.NewServer(e.graph)
 	gcalSrv := httptest.NewServer(e.gcal)
+	e.bases = map[string]string{"superoffice": soSrv.URL, "m365": graphSrv.URL, "google": gcalSrv.URL}
 	t.Cleanup(func() {
 		soSrv.Close()
 		graphSrv.Close()
@@ -438,4 +441,15 @@ func queryOf(t *testing.T, raw string) url.Values {
 	u, err := url.Parse(raw)
 	must(t, err)
 	return u.Query()
+}
+
+func (e *env) gcalBase() string { return e.bases["google"] }
+
+func newPost(u, body string) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req, nil
 }
