@@ -288,6 +288,9 @@ func (r *Runner) linkSync(ctx context.Context, lr scheduler.LinkResult) LinkSync
 		ls.Reason, ls.ActivationURL, ls.Pairs = row.LastError, row.ActivationURL, row.Items
 		return ls
 	}
+	if ls.Pairs < 0 { // a run that changed nothing does not count the pairs
+		ls.Pairs = row.Items
+	}
 	ls.Ran, ls.OK = true, lr.Err == nil
 	if lr.Err != nil {
 		ls.Error = lr.Err.Error()
