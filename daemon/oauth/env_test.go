@@ -106,7 +106,7 @@ type env struct {
 	graph *graphtest.Server
 	gcal  *gcaltest.Server
 
-	bases     map[string]string // emulator roots by provider name
+	bases map[string]string // emulator roots by provider name
 
 	providers map[string]sdk.Provider
 	consent   *httptest.Server
@@ -149,8 +149,14 @@ func newEnv(t *testing.T, o envOptions) *env {
 		e.graph.Close()
 		e.gcal.Close()
 	})
-	must(t, func() error { _, err := e.so.AddUser(sotest.User{Login: "ADMIN", Email: "admin@superoffice.test", Admin: true}); return err }())
-	must(t, func() error { _, err := e.so.AddUser(sotest.User{Login: "USER1", Email: "user1@superoffice.test"}); return err }())
+	must(t, func() error {
+		_, err := e.so.AddUser(sotest.User{Login: "ADMIN", Email: "admin@superoffice.test", Admin: true})
+		return err
+	}())
+	must(t, func() error {
+		_, err := e.so.AddUser(sotest.User{Login: "USER1", Email: "user1@superoffice.test"})
+		return err
+	}())
 	for _, u := range []graphtest.User{{UserPrincipalName: "admin@m365.test", Admin: true}, {UserPrincipalName: "user1@m365.test", DisplayName: "User 1"},
 		{UserPrincipalName: "user2@m365.test", DisplayName: "User 2"}} {
 		_, err := e.graph.AddUser(u)

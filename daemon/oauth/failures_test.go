@@ -100,11 +100,15 @@ func TestFailurePagesChangeNothing(t *testing.T) {
 		text   []string
 	}{
 		{name: "unknown token", status: 404, kind: "error-unknown", text: []string{"This link is not valid", "ask your administrator"},
-			run: func(t *testing.T) result { return result{pg: e.get(e.browser(), base+"/activate/"+strings.Repeat("A", 43))} }},
+			run: func(t *testing.T) result {
+				return result{pg: e.get(e.browser(), base+"/activate/"+strings.Repeat("A", 43))}
+			}},
 		{name: "malformed token", status: 404, kind: "error-unknown",
 			run: func(t *testing.T) result { return result{pg: e.get(e.browser(), base+"/activate/x%3Cscript%3E")} }},
 		{name: "unknown token's button", status: 404, kind: "error-unknown",
-			run: func(t *testing.T) result { return result{pg: e.get(e.browser(), base+"/activate/"+strings.Repeat("B", 43)+"/go")} }},
+			run: func(t *testing.T) result {
+				return result{pg: e.get(e.browser(), base+"/activate/"+strings.Repeat("B", 43)+"/go")}
+			}},
 		{name: "unknown route", status: 404, kind: "error-unknown",
 			run: func(t *testing.T) result { return result{pg: e.get(e.browser(), base+"/admin")} }},
 		{name: "expired link", status: 410, kind: "error-expired", text: []string{"This link has expired", "new link"},
@@ -142,13 +146,17 @@ func TestFailurePagesChangeNothing(t *testing.T) {
 				}}
 			}},
 		{name: "wrong account", status: 403, kind: "error-wrong_account", text: []string{"user2@m365.test", "User1@M365.test", "Sign out of user2@m365.test"},
-			run: func(t *testing.T) result { return result{pg: e.get(e.browser(), userURL+"/go?login_hint=user2@m365.test")} }},
+			run: func(t *testing.T) result {
+				return result{pg: e.get(e.browser(), userURL+"/go?login_hint=user2@m365.test")}
+			}},
 		{name: "unknown state", status: 400, kind: "error-state", text: []string{"could not be completed", "same browser"},
 			run: func(t *testing.T) result {
 				return result{pg: e.get(e.browser(), e.callback(url.Values{"state": {strings.Repeat("s", 43)}, "code": {"x"}}))}
 			}},
 		{name: "no state", status: 400, kind: "error-state",
-			run: func(t *testing.T) result { return result{pg: e.get(e.browser(), e.callback(url.Values{"code": {"x"}}))} }},
+			run: func(t *testing.T) result {
+				return result{pg: e.get(e.browser(), e.callback(url.Values{"code": {"x"}}))}
+			}},
 		{name: "callback in another browser", status: 400, kind: "error-state",
 			run: func(t *testing.T) result {
 				a, other := e.browser(), e.browser()
@@ -181,7 +189,9 @@ func TestFailurePagesChangeNothing(t *testing.T) {
 				return result{pg: e.get(b, e.callback(url.Values{"state": {q.Get("state")}}))}
 			}},
 		{name: "google room by a non-admin", status: 403, kind: "error-not_admin", text: []string{"user1@google.test darf diesen Zugriff nicht gewähren"},
-			run: func(t *testing.T) result { return result{pg: e.get(e.browser(), roomURL+"/go?login_hint=user1@google.test")} }},
+			run: func(t *testing.T) result {
+				return result{pg: e.get(e.browser(), roomURL+"/go?login_hint=user1@google.test")}
+			}},
 		{name: "setup not opened", status: 404, kind: "error-setup_closed", text: []string{"synchronizer connect acme"},
 			run: func(t *testing.T) result { return result{pg: e.get(e.browser(), base+"/setup/acme")} }},
 		{name: "setup of an unknown block", status: 404, kind: "error-setup_closed",

@@ -36,7 +36,9 @@ func (f *fakeFlow) StartActivation(_ context.Context, token, hint string) (Conse
 	f.mu.Unlock()
 	return f.start, f.err
 }
-func (f *fakeFlow) SetupPage(_ context.Context, name string) (ConsentPage, error) { return f.page, f.err }
+func (f *fakeFlow) SetupPage(_ context.Context, name string) (ConsentPage, error) {
+	return f.page, f.err
+}
 func (f *fakeFlow) StartSetup(_ context.Context, name, hint string) (ConsentStart, error) {
 	return f.start, f.err
 }
@@ -342,7 +344,9 @@ func TestConsentTimeout(t *testing.T) {
 
 type slowFlow struct{ block chan struct{} }
 
-func (s slowFlow) ActivationPage(context.Context, string) (ConsentPage, error) { return ConsentPage{}, nil }
+func (s slowFlow) ActivationPage(context.Context, string) (ConsentPage, error) {
+	return ConsentPage{}, nil
+}
 func (s slowFlow) StartActivation(context.Context, string, string) (ConsentStart, error) {
 	return ConsentStart{}, nil
 }
