@@ -150,4 +150,3 @@ func TestConnectCommand(t *testing.T) {
 		}
 	}
 }
-
