@@ -209,6 +209,9 @@ func (p *Provider) FindByCorrelation(ctx context.Context, t sdk.Target, correlat
 		if err != nil {
 			return nil, fmt.Errorf("find by correlation in %s: %w", t.Account, err)
 		}
+		if table == tableRule && ev.MeetingKey != "" && !ev.IsOrganizer {
+			continue // a participant's rows share the organizer's rule and its mark
+		}
 		ev.CorrelationID = correlationID
 		out = append(out, ev)
 	}

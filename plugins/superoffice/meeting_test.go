@@ -2,6 +2,7 @@ package superoffice_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +168,55 @@ func TestParticipantAnswers(t *testing.T) {
 	}
 	if n := e.so.MailsSent(); n != 0 {
 		t.Errorf("answers sent %d mails", n)
+	}
+}
+
+// A participant's rows of a series: occurrences the organizer deleted are
+// cancelled occurrences of the participant's series, and the organizer's mark on
+// the shared rule is not the participant's.
+func TestParticipantSeries(t *testing.T) {
+	e := newEnv(t)
+	start := time.Date(2025, 4, 7, 9, 0, 0, 0, time.UTC) // Mondays clear of daylight saving changes
+	master, err := e.p.Create(e.ctx(), e.target(e.user1), sdk.Event{Kind: sdk.KindMaster, Title: "Weekly", Start: start, End: start.Add(time.Hour),
+		TimeZone: "UTC", Recurrence: []string{"RRULE:FREQ=WEEKLY;COUNT=4"}, CorrelationID: "series-1",
+		Attendees: []sdk.Attendee{{AccountID: strconv.Itoa(e.user2)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Add(time.Second)
+	third := start.Add(14 * 24 * time.Hour)
+	master.Recurrence = append(master.Recurrence, "EXDATE:"+third.UTC().Format("20060102T150405Z"))
+	if _, err := e.p.Update(e.ctx(), e.target(e.user1), master); err != nil {
+		t.Fatal(err)
+	}
+	part, _, _, _ := e.listAll(e.target(e.user2), "", 0)
+	var pm sdk.Event
+	for _, ev := range part {
+		if ev.Kind == sdk.KindException {
+			t.Errorf("participant's series lists exception %s (cancelled %v) at %s", ev.ID, ev.Cancelled, ev.Start)
+		}
+		if ev.Kind == sdk.KindMaster {
+			pm = ev
+		}
+	}
+	if pm.ID == "" || pm.IsOrganizer || pm.CorrelationID != "" {
+		t.Fatalf("participant's series: %+v", pm)
+	}
+	exdate := false
+	for _, l := range pm.Recurrence {
+		if strings.HasPrefix(l, "EXDATE") && strings.Contains(l, third.UTC().Format("20060102T150405Z")) {
+			exdate = true
+		}
+	}
+	if !exdate {
+		t.Errorf("participant's series %v lacks the cancelled occurrence", pm.Recurrence)
+	}
+	found, err := e.p.FindByCorrelation(e.ctx(), e.target(e.user2), "series-1")
+	if err != nil || len(found) != 0 {
+		t.Errorf("the organizer's mark found in the participant's diary: %v %+v", err, found)
+	}
+	found, err = e.p.FindByCorrelation(e.ctx(), e.target(e.user1), "series-1")
+	if err != nil || len(found) != 1 {
+		t.Errorf("the organizer's series by its mark: %v %d", err, len(found))
 	}
 }

@@ -154,6 +154,19 @@ func (in *instance) fold(ctx context.Context, t sdk.Target, ruleID, owner int) (
 	if err != nil || len(rows) == 0 {
 		return nil, false, err
 	}
+	// A participant's rows of occurrences their organizer deleted stay behind as
+	// cancelled bookings: they are cancelled occurrences (EXDATEs) of the series,
+	// unless the whole series was cancelled.
+	live := rows[:0:0]
+	for _, r := range rows {
+		if r.invitation != "Cancelled" {
+			live = append(live, r)
+		}
+	}
+	if len(live) > 0 {
+		rows = live
+	}
+	participant := rows[0].isBooking() && !rows[0].isOrganizer()
 	v := &seriesView{rule: ruleID, rows: rows, occur: map[int]time.Time{}}
 	first, err := in.entity(ctx, t, rows[0].id)
 	if err != nil {
@@ -321,7 +334,11 @@ func (in *instance) fold(ctx context.Context, t sdk.Target, ruleID, owner int) (
 	master := in.toEvent(ctx, t, &mrow, loc, zone)
 	master.ID = masterIDPre + strconv.Itoa(ruleID)
 	master.Kind = sdk.KindMaster
-	master.CorrelationID = v.meta.Corr
+	if !participant {
+		// The mark of a series is on its rule, which a participant's rows share
+		// with the organizer's: it belongs to the organizer's series only.
+		master.CorrelationID = v.meta.Corr
+	}
 	if master.MeetingKey != "" {
 		master.MeetingKey = master.ID
 	}

@@ -1,6 +1,7 @@
 package meetings
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"testing"
@@ -185,4 +186,65 @@ func TestMeetingFromCalendar(t *testing.T) {
 			want(alice, cal, 0, ""), want(bob, cal, 0, ""), want(room, cal, 0, ""))
 		w.carolUntouched("(f)", title, 0)
 	})
+}
+
+// (g) A weekly meeting with Room 1, one occurrence moved and one cancelled, made
+// in the calendar and in SuperOffice; then the series is cancelled.
+func TestRecurringMeetingWithRoom(t *testing.T) {
+	for _, origin := range []engine.Side{cal, so} {
+		t.Run("from "+string(origin), func(t *testing.T) {
+			eachWorld(t, func(t *testing.T, kind string, seed uint64) {
+				w := newWorld(t, kind, seed)
+				// Thursdays, clear of daylight saving changes.
+				first := time.Date(2026, 4, 9, 12, 0, 0, 0, time.UTC)
+				const dur = time.Hour
+				const title = "Weekly"
+				week := 7 * 24 * time.Hour
+				var seriesID string
+				if origin == cal {
+					seriesID = w.calCreate(alice, calMeeting{title: title, start: first, dur: dur,
+						attendees: []string{w.mailbox[bob]}, rooms: []string{w.mailbox[room]}, weeklyN: 4})
+				} else {
+					m := w.soCreate(alice, sdk.Event{Kind: sdk.KindMaster, Title: title, Start: first, End: first.Add(dur), TimeZone: "UTC",
+						Recurrence: []string{"RRULE:FREQ=WEEKLY;COUNT=4"},
+						Attendees: []sdk.Attendee{
+							{AccountID: strconv.Itoa(w.assoc[bob]), Type: sdk.AttendeeRequired},
+							{AccountID: strconv.Itoa(w.assoc[room]), Type: sdk.AttendeeResource},
+						}})
+					seriesID = m.ID
+				}
+				w.settle("(g) created")
+				all := []time.Time{first, first.Add(week), first.Add(2 * week), first.Add(3 * week)}
+				w.expectSeries("(g) created", title, first, dur, all)
+
+				// One occurrence moved by an hour, one cancelled, by the organizer.
+				if origin == cal {
+					occ := w.occurrences(alice, seriesID, first.Add(-time.Hour), first.Add(4*week))
+					w.calMove(alice, occ[all[1]], time.Hour)
+					w.calDelete(alice, occ[all[2]])
+				} else {
+					w.clk.Advance(time.Minute)
+					if _, err := w.sop.Create(context.Background(), w.soTarget(alice), sdk.Event{Kind: sdk.KindException,
+						SeriesID: seriesID, OriginalStart: all[1], Title: title, Start: all[1].Add(time.Hour), End: all[1].Add(time.Hour + dur),
+						TimeZone: "UTC", Attendees: w.soGet(alice, seriesID).Attendees}); err != nil {
+						t.Fatalf("move an occurrence in SuperOffice: %v", err)
+					}
+					w.soUpdate(alice, seriesID, func(ev *sdk.Event) {
+						ev.Recurrence = append(ev.Recurrence, "EXDATE:"+all[2].UTC().Format("20060102T150405Z"))
+					})
+				}
+				w.settle("(g) changed")
+				w.expectSeries("(g) changed", title, first, dur, []time.Time{all[0], all[1].Add(time.Hour), all[3]})
+
+				// The organizer cancels the series.
+				if origin == cal {
+					w.calDelete(alice, seriesID)
+				} else {
+					w.soDelete(alice, seriesID)
+				}
+				w.settle("(g) cancelled")
+				w.expectSeries("(g) cancelled", title, first, dur, nil)
+			})
+		})
+	}
 }

@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/teambition/rrule-go"
 	gcal "google.golang.org/api/calendar/v3"
 	"google.golang.org/api/option"
 
@@ -345,6 +346,9 @@ func (w *world) settle(step string) settleResult {
 				}
 			}
 			out.done = append(out.done, res.Done...)
+			if os.Getenv("MEETINGS_DUMP") != "" && (len(res.Done) > 0 || len(res.Notes) > 0) {
+				w.t.Logf("%s round %d %s: done %v notes %v", step, round, who, res.Done, res.Notes)
+			}
 			out.results = append(out.results, res)
 			writes += len(res.Done)
 			waiting += res.Waiting
@@ -832,4 +836,117 @@ func (w *world) dump(step string) {
 			w.t.Logf("%s %s %s: %s", step, side, who, describe(w.items(side, who)))
 		}
 	}
+}
+
+// expectSeries checks that Alice, Bob and Room 1 each hold one series of title on
+// both sides whose occurrences start at want (nil: no series at all).
+func (w *world) expectSeries(step, title string, first time.Time, dur time.Duration, want []time.Time) {
+	w.t.Helper()
+	for _, side := range engine.Sides() {
+		for _, who := range linked {
+			evs := w.items(side, who)
+			var masters []sdk.Event
+			for _, ev := range evs {
+				if ev.Kind != sdk.KindMaster || ev.Cancelled {
+					continue
+				}
+				if strings.TrimSpace(ev.Title) == title || side == engine.Calendar && who == room && w.kind == "m365" && sameDay(ev.Start, first) {
+					masters = append(masters, ev)
+				}
+			}
+			if want == nil {
+				if len(masters) != 0 {
+					w.t.Errorf("%s: %s's %s still holds the series: %s", step, who, side, describe(masters))
+				}
+				continue
+			}
+			if len(masters) != 1 {
+				w.t.Errorf("%s: %s's %s holds %d series of %q, want 1: %s", step, who, side, len(masters), title, describe(evs))
+				continue
+			}
+			got, err := occurrenceStarts(masters[0], evs, first.AddDate(0, 0, 60))
+			if err != nil {
+				w.t.Errorf("%s: %s's %s series: %v", step, who, side, err)
+				continue
+			}
+			if fmt.Sprint(got) != fmt.Sprint(utc(want)) {
+				w.t.Errorf("%s: %s's %s series occurs at %v, want %v\n%s", step, who, side, got, utc(want), describe(evs))
+			}
+			for _, ev := range evs {
+				if ev.Kind == sdk.KindException && ev.SeriesID == masters[0].ID && !ev.Cancelled && ev.End.Sub(ev.Start) != dur {
+					w.t.Errorf("%s: %s's %s exception %s lasts %s", step, who, side, ev.ID, ev.End.Sub(ev.Start))
+				}
+			}
+		}
+	}
+}
+
+func utc(ts []time.Time) []time.Time {
+	out := make([]time.Time, len(ts))
+	for i, t := range ts {
+		out[i] = t.UTC()
+	}
+	return out
+}
+
+// occurrenceStarts expands a master (its RRULE less its EXDATEs) and applies its
+// exceptions: the starts a person sees, up to until.
+func occurrenceStarts(m sdk.Event, evs []sdk.Event, until time.Time) ([]time.Time, error) {
+	loc := time.UTC
+	if m.TimeZone != "" {
+		if l, err := time.LoadLocation(m.TimeZone); err == nil {
+			loc = l
+		}
+	}
+	var rule *rrule.RRule
+	ex := map[int64]bool{}
+	for _, l := range m.Recurrence {
+		name, value, ok := strings.Cut(l, ":")
+		if !ok {
+			return nil, fmt.Errorf("recurrence line %q", l)
+		}
+		switch {
+		case strings.HasPrefix(name, "RRULE"):
+			opt, err := rrule.StrToROption(value)
+			if err != nil {
+				return nil, fmt.Errorf("rule %q: %w", value, err)
+			}
+			opt.Dtstart = m.Start.In(loc)
+			if rule, err = rrule.NewRRule(*opt); err != nil {
+				return nil, err
+			}
+		case strings.HasPrefix(name, "EXDATE"):
+			for _, v := range strings.Split(value, ",") {
+				t, err := time.Parse("20060102T150405Z", v)
+				if err != nil {
+					return nil, fmt.Errorf("exdate %q: %w", v, err)
+				}
+				ex[t.Unix()] = true
+			}
+		}
+	}
+	if rule == nil {
+		return nil, fmt.Errorf("master %s has no rule: %v", m.ID, m.Recurrence)
+	}
+	var out []time.Time
+	moved := map[int64]sdk.Event{}
+	for _, ev := range evs {
+		if ev.Kind == sdk.KindException && ev.SeriesID == m.ID {
+			moved[ev.OriginalStart.Unix()] = ev
+		}
+	}
+	for _, t := range rule.Between(m.Start.Add(-time.Second), until, true) {
+		if ex[t.Unix()] {
+			continue
+		}
+		if x, ok := moved[t.Unix()]; ok {
+			if !x.Cancelled {
+				out = append(out, x.Start.UTC())
+			}
+			continue
+		}
+		out = append(out, t.UTC())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out, nil
 }

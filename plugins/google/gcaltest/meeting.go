@@ -1,6 +1,9 @@
 package gcaltest
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // Meetings: an event with attendees lives in the organizer's calendar, and Google
 // puts a copy under the same event id into the calendar of every attendee it knows
@@ -149,7 +152,25 @@ func (s *Server) upsertCopy(t *calendar, org *event) {
 			return
 		}
 	} else if org.deleted() {
-		return
+		// A cancelled occurrence of a series the attendee holds is cancelled in the
+		// attendee's copy too; anything else the attendee never had stays absent.
+		if m := t.events[org.w.RecurringEventID]; org.w.RecurringEventID == "" || m == nil || m.deleted() {
+			return
+		}
+	}
+	if org.deleted() && org.master() {
+		// The organizer cancelled the series: the attendee's exceptions go with it.
+		exs := exceptionsOf(t, org.w.ID)
+		keys := make([]string, 0, len(exs))
+		for k := range exs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if ex := exs[k]; !ex.deleted() {
+				s.tombstone(t, ex, false)
+			}
+		}
 	}
 	if org.deleted() && org.w.Start == nil {
 		w.Reminders, w.ExtendedProperties = nil, nil

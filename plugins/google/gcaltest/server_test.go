@@ -695,3 +695,53 @@ func TestResourcesDeclineConflicts(t *testing.T) {
 		})
 	}
 }
+
+// The organizer's cancelled occurrences and a cancelled series reach the
+// attendees' copies.
+func TestMeetingSeriesCancellationsReachCopies(t *testing.T) {
+	f := newFixture(t, Options{})
+	svc := f.svc(f.userToken(UserEmail(1)))
+	ev := timed("Weekly", "2024-05-07T09:00:00+02:00", "2024-05-07T10:00:00+02:00")
+	ev.Recurrence = []string{"RRULE:FREQ=WEEKLY;COUNT=4"}
+	ev.Attendees = []*gcal.EventAttendee{{Email: UserEmail(2)}}
+	got, err := svc.Events.Insert(UserEmail(1), ev).SendUpdates("none").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := svc.Events.Instances(UserEmail(1), got.Id).Do()
+	if err != nil || len(inst.Items) != 4 {
+		t.Fatalf("instances: %v %d", err, len(inst.Items))
+	}
+	moved := &gcal.Event{Start: &gcal.EventDateTime{DateTime: "2024-05-14T11:00:00+02:00"}, End: &gcal.EventDateTime{DateTime: "2024-05-14T12:00:00+02:00"}}
+	if _, err := svc.Events.Patch(UserEmail(1), inst.Items[1].Id, moved).SendUpdates("none").Do(); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Events.Delete(UserEmail(1), inst.Items[2].Id).SendUpdates("none").Do(); err != nil {
+		t.Fatal(err)
+	}
+	svc2 := f.svc(f.userToken(UserEmail(2)))
+	copies, err := svc2.Events.Instances(UserEmail(2), got.Id).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starts []string
+	for _, it := range copies.Items {
+		starts = append(starts, it.Start.DateTime)
+	}
+	if len(starts) != 3 || !strings.HasPrefix(starts[1], "2024-05-14T11:00") {
+		t.Fatalf("attendee's occurrences: %v", starts)
+	}
+	if c, ok := f.s.Event(UserEmail(2), inst.Items[2].Id); !ok || c.Status != "cancelled" {
+		t.Fatalf("attendee's cancelled occurrence: %v %q", ok, c.Status)
+	}
+	// The organizer cancels the series: the attendee's exception goes too.
+	if err := svc.Events.Delete(UserEmail(1), got.Id).SendUpdates("none").Do(); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := f.s.Event(UserEmail(2), inst.Items[1].Id); c.Status != "cancelled" {
+		t.Fatalf("attendee's exception after the series was cancelled: %q", c.Status)
+	}
+	if c, _ := f.s.Event(UserEmail(2), got.Id); c.Status != "cancelled" {
+		t.Fatalf("attendee's series after it was cancelled: %q", c.Status)
+	}
+}
