@@ -125,6 +125,7 @@ type recordingMailer struct {
 	mu        sync.Mutex
 	activated []string
 	expired   []string
+	digests   []mail.Digest
 }
 
 func (m *recordingMailer) Activation(_ context.Context, a mail.Activation) error {
@@ -141,7 +142,12 @@ func (m *recordingMailer) ExpiredCredentials(_ context.Context, a mail.Activatio
 	return nil
 }
 
-func (m *recordingMailer) Digest(context.Context, mail.Digest) error { return nil }
+func (m *recordingMailer) Digest(_ context.Context, d mail.Digest) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.digests = append(m.digests, d)
+	return nil
+}
 
 func (m *recordingMailer) counts() (int, int) {
 	m.mu.Lock()
