@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -258,5 +259,26 @@ func TestAdminSetupsEndToEnd(t *testing.T) {
 	})
 	if len(e.connected) != 3 {
 		t.Errorf("OnConnected calls: %v", e.connected)
+	}
+}
+
+// Behind a reverse proxy that serves the consent listener under a path, every
+// link, the redirect URI and the browser-binding cookie follow the public URL.
+func TestConsentBehindAPathPrefix(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	proxy := httptest.NewServer(http.StripPrefix("/sync", e.svc.Handler()))
+	defer proxy.Close()
+	e.cfg.HTTP.PublicURL = proxy.URL + "/sync"
+	u := e.activate("p365", "u1")
+	if !strings.HasPrefix(u, proxy.URL+"/sync/activate/") {
+		t.Fatalf("activation URL %s", u)
+	}
+	b := e.browser()
+	if pg := e.get(b, u); pg.status != 200 || !strings.Contains(pg.body, u+"/go") {
+		t.Fatalf("page: %d\n%s", pg.status, pg.body)
+	}
+	done := e.get(b, u+"/go")
+	if done.kind() != "done" || !strings.HasPrefix(done.url, proxy.URL+"/sync/oauth/callback?") {
+		t.Fatalf("ended at %s: %d %s\n%s", done.url, done.status, done.kind(), done.body)
 	}
 }
