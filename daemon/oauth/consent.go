@@ -66,7 +66,7 @@ func (s *Service) linkOfToken(ctx context.Context, token string) (linkTarget, st
 	}
 	a, err := s.opts.Store.Activation(ctx, token, s.now())
 	if err != nil {
-		return linkTarget{}, state.Activation{}, activationError(err, "", "")
+		return linkTarget{}, state.Activation{}, s.logUnavailable(activationError(err, "", ""))
 	}
 	if a.Link == (state.LinkID{}) {
 		return linkTarget{}, state.Activation{}, &web.ConsentError{Kind: web.ErrConsentUnknown}
@@ -129,7 +129,7 @@ func (s *Service) openSetup(ctx context.Context, name string) (blockTarget, stat
 	case errors.Is(err, state.ErrNotFound), errors.Is(err, state.ErrActivationExpired):
 		return blockTarget{}, state.Activation{}, &web.ConsentError{Kind: web.ErrConsentSetupClosed, Purpose: web.PurposeAdmin, Name: name, Err: err}
 	case err != nil:
-		return blockTarget{}, state.Activation{}, activationError(err, "", web.PurposeAdmin)
+		return blockTarget{}, state.Activation{}, s.logUnavailable(activationError(err, "", web.PurposeAdmin))
 	}
 	return b, a, nil
 }
@@ -173,19 +173,29 @@ func (s *Service) StartSetup(ctx context.Context, name, loginHint string) (web.C
 func (s *Service) flowSpec(ctx context.Context, provider, instance string, settings map[string]string, purpose sdk.OAuthPurpose, hint, redirect string) (sdk.OAuthSpec, error) {
 	p, err := s.provider(ctx, provider, instance, settings)
 	if err != nil {
-		return sdk.OAuthSpec{}, &web.ConsentError{Kind: web.ErrConsentUnavailable, Err: err}
+		return sdk.OAuthSpec{}, s.logUnavailable(&web.ConsentError{Kind: web.ErrConsentUnavailable, Err: err})
 	}
 	spec, err := p.OAuth(ctx, sdk.OAuthRequest{Instance: instance, Purpose: purpose, LoginHint: hint, RedirectURL: redirect})
 	if err != nil {
-		return sdk.OAuthSpec{}, &web.ConsentError{Kind: web.ErrConsentUnavailable, Err: fmt.Errorf("ask %s how %s signs in: %w", provider, instance, err)}
+		return sdk.OAuthSpec{}, s.logUnavailable(&web.ConsentError{Kind: web.ErrConsentUnavailable, Err: fmt.Errorf("ask %s how %s signs in: %w", provider, instance, err)})
 	}
 	return spec, nil
+}
+
+// logUnavailable logs a failure on the daemon's side before it becomes a page,
+// so that it is never silent; the page says only that something went wrong.
+func (s *Service) logUnavailable(err error) error {
+	var ce *web.ConsentError
+	if errors.As(err, &ce) && (ce.Kind == web.ErrConsentUnavailable || ce.Kind == web.ErrConsentInternal) {
+		s.log.Error("consent page failed", "err", ce.Err)
+	}
+	return err
 }
 
 // start builds the provider's sign-in URL for f and remembers f under a fresh state.
 func (s *Service) start(ctx context.Context, cfg *config.Config, f *flow, settings map[string]string, hint string) (web.ConsentStart, error) {
 	fail := func(kind web.ConsentErrorKind, err error) error {
-		return &web.ConsentError{Kind: kind, Language: f.lang, Purpose: string(f.purpose), Retry: f.retry, Err: err}
+		return s.logUnavailable(&web.ConsentError{Kind: kind, Language: f.lang, Purpose: string(f.purpose), Retry: f.retry, Err: err})
 	}
 	redirect := s.redirectURL(cfg)
 	spec, err := s.flowSpec(ctx, f.provider, f.instance, settings, f.purpose, hint, redirect)
