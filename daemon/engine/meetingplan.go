@@ -98,7 +98,7 @@ func (r *run) meetingMatch(unpaired *[2][]sdk.Event) {
 				continue
 			}
 			p := &Pair{ID: id, Kind: orSingle(ev.Kind), Role: RoleWaiting, WaitSince: r.now, Endless: endless(ev)}
-			p.ref(s).ID = ev.ID
+			p.ref(s).ID, p.ref(s).Meeting = ev.ID, ev.MeetingKey
 			if org := r.mt.dir.find(s, ev.Organizer); org != nil {
 				p.Note = "waits for " + org.Link + " (the organizer's link) to sync the meeting"
 			}

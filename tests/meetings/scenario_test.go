@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -247,4 +248,191 @@ func TestRecurringMeetingWithRoom(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A meeting whose organizer has no link (Carol) is copied into each linked
+// participant's calendar or diary as a private copy without attendees: nobody is
+// invited, the copies follow the organizer's changes, deleting one declines, and
+// the organizer's cancellation removes them.
+func TestMeetingOfAnUnlinkedOrganizer(t *testing.T) {
+	for _, origin := range []engine.Side{so, cal} {
+		t.Run("from "+string(origin), func(t *testing.T) {
+			eachWorld(t, func(t *testing.T, kind string, seed uint64) {
+				w := newWorld(t, kind, seed)
+				start := time.Date(2026, 3, 26, 14, 0, 0, 0, time.UTC)
+				const dur = 30 * time.Minute
+				const title = "Carol's sync"
+				other := origin.Other()
+				var id string
+				if origin == so {
+					id = w.soCreate(carol, sdk.Event{Title: title, Start: start, End: start.Add(dur), TimeZone: "UTC",
+						Attendees: []sdk.Attendee{{AccountID: strconv.Itoa(w.assoc[bob])}, {AccountID: strconv.Itoa(w.assoc[room]), Type: sdk.AttendeeResource}}}).ID
+				} else {
+					id = w.calCreate(carol, calMeeting{title: title, start: start, dur: dur, attendees: []string{w.mailbox[bob]}, rooms: []string{w.mailbox[room]}})
+				}
+				w.settle("created")
+				w.expect("created", title, start, dur, want(bob, origin, 1, ""), want(room, origin, 1, ""),
+					want(bob, other, 1, ""), want(room, other, 1, ""), want(alice, so, 0, ""), want(alice, cal, 0, ""))
+				for _, who := range []string{bob, room} {
+					for _, ev := range w.copies(other, who, title, start) {
+						if len(ev.Attendees) > 0 || ev.MeetingKey != "" {
+							t.Errorf("created: %s's private copy on %s has attendees %v (key %q)", who, other, ev.Attendees, ev.MeetingKey)
+						}
+					}
+				}
+
+				// Carol moves it: the copies follow.
+				moved := start.Add(2 * time.Hour)
+				if origin == so {
+					w.soUpdate(carol, id, func(ev *sdk.Event) { ev.Start, ev.End = moved, moved.Add(dur) })
+				} else {
+					w.calMove(carol, id, 2*time.Hour)
+				}
+				w.settle("moved")
+				w.expect("moved", title, moved, dur, want(bob, origin, 1, ""), want(room, origin, 1, ""), want(bob, other, 1, ""), want(room, other, 1, ""))
+
+				// Bob deletes his private copy: he declines the invitation.
+				priv := w.copies(other, bob, title, moved)
+				if len(priv) == 1 {
+					if other == so {
+						w.soDelete(bob, priv[0].ID)
+					} else {
+						w.calDelete(bob, priv[0].ID)
+					}
+				}
+				w.settle("declined")
+				bobCopies := 1
+				if origin == cal && kind == "m365" {
+					bobCopies = 0 // Exchange removes what its owner declined
+				}
+				w.expect("declined", title, moved, dur, want(bob, origin, bobCopies, sdk.ResponseDeclined), want(bob, other, 0, ""),
+					want(room, other, 1, ""))
+
+				// Carol cancels: the room's copy goes.
+				if origin == so {
+					w.soDelete(carol, id)
+				} else {
+					w.calDelete(carol, id)
+				}
+				w.settle("cancelled")
+				w.expect("cancelled", title, moved, dur, want(bob, other, 0, ""), want(room, other, 0, ""), want(room, origin, 0, ""))
+			})
+		})
+	}
+}
+
+// newMeeting is Alice's meeting with Bob, Carol and Room 1, made in SuperOffice.
+func (w *world) newMeeting(title string, start time.Time, dur time.Duration) sdk.Event {
+	return w.soCreate(alice, sdk.Event{Title: title, Start: start, End: start.Add(dur), TimeZone: "UTC",
+		Attendees: []sdk.Attendee{
+			{AccountID: strconv.Itoa(w.assoc[bob])},
+			{AccountID: strconv.Itoa(w.assoc[carol])},
+			{AccountID: strconv.Itoa(w.assoc[room]), Type: sdk.AttendeeResource},
+		}})
+}
+
+// Bob deletes his copy of Alice's meeting in the calendar: that declines it in
+// SuperOffice, and the copy is not made again.
+func TestDeletingACopyDeclines(t *testing.T) {
+	eachWorld(t, func(t *testing.T, kind string, seed uint64) {
+		w := newWorld(t, kind, seed)
+		start := time.Date(2026, 3, 27, 9, 0, 0, 0, time.UTC)
+		const title = "Planning"
+		w.newMeeting(title, start, time.Hour)
+		w.settle("created")
+		w.calDelete(bob, w.calFind(bob, title, start))
+		w.settle("deleted")
+		w.expect("deleted", title, start, time.Hour, want(bob, so, 1, sdk.ResponseDeclined), want(bob, cal, 0, ""),
+			want(alice, cal, 1, ""), want(room, cal, 1, sdk.ResponseAccepted))
+		// A later move by the organizer does not bring Bob's copy back (Google
+		// shows a declined invitation again, as declined).
+		w.soUpdate(alice, w.soFind(alice, title).ID, func(ev *sdk.Event) { ev.Start, ev.End = ev.Start.Add(time.Hour), ev.End.Add(time.Hour) })
+		w.settle("moved")
+		bobCopies, bobAnswer := 0, sdk.Response("")
+		if kind == "google" {
+			bobCopies, bobAnswer = 1, sdk.ResponseDeclined
+		}
+		w.expect("moved", title, start.Add(time.Hour), time.Hour, want(bob, so, 1, ""), want(bob, cal, bobCopies, bobAnswer), want(alice, cal, 1, ""))
+	})
+}
+
+// While the organizer's link is down, a participant's copy waits instead of being
+// copied on its own; the wait is reported once it lasts, and ends when the
+// organizer's link runs.
+func TestParticipantWaitsForTheOrganizersLink(t *testing.T) {
+	eachWorld(t, func(t *testing.T, kind string, seed uint64) {
+		w := newWorld(t, kind, seed)
+		start := time.Date(2026, 3, 27, 13, 0, 0, 0, time.UTC)
+		const title = "Waiting"
+		w.calCreate(alice, calMeeting{title: title, start: start, dur: time.Hour, attendees: []string{w.mailbox[bob]}, rooms: []string{w.mailbox[room]}})
+		reported := map[string]bool{}
+		for i := 0; i < 4; i++ {
+			w.clk.Advance(30 * time.Minute)
+			for _, who := range []string{bob, room} {
+				res, err := w.eng.Run(context.Background(), w.links[who], engine.RunOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Done) != 0 {
+					t.Fatalf("%s's link wrote while the organizer's link was down: %v", who, res.Done)
+				}
+				if res.Waiting != 1 {
+					t.Fatalf("%s's link: %d waiting, want 1 (notes %v)", who, res.Waiting, res.Notes)
+				}
+				for _, e := range res.ItemErrors {
+					if strings.Contains(e, "emu/alice") {
+						reported[who] = true
+					}
+				}
+			}
+		}
+		if !reported[bob] || !reported[room] {
+			t.Errorf("a wait of two hours was not reported: %v", reported)
+		}
+		w.settle("organizer back")
+		w.expect("organizer back", title, start, time.Hour, want(alice, so, 1, sdk.ResponseOrganizer), want(bob, so, 1, ""),
+			want(room, so, 1, sdk.ResponseAccepted), want(bob, cal, 1, ""), want(room, cal, 1, sdk.ResponseAccepted))
+	})
+}
+
+// Alice keeps moving her copy of a meeting SuperOffice owns: each time the owner's
+// version is written back, until the flap guard quarantines the pair and leaves
+// it alone.
+func TestFlapGuardQuarantinesAMeeting(t *testing.T) {
+	eachWorld(t, func(t *testing.T, kind string, seed uint64) {
+		w := newWorld(t, kind, seed)
+		start := time.Date(2026, 3, 30, 9, 0, 0, 0, time.UTC)
+		const title = "Tug of war"
+		w.newMeeting(title, start, time.Hour)
+		w.settle("created")
+		w.quarantineOK = true
+		reverts := 0
+		for i := 0; i < 12 && len(w.obs.QuarantinedPairs) == 0; i++ {
+			w.calMove(alice, w.calFind(alice, title, start), time.Duration(i+1)*time.Minute)
+			res := w.settle(fmt.Sprintf("move %d", i+1))
+			reverts += res.count(cal, engine.OpUpdate)
+		}
+		if len(w.obs.QuarantinedPairs) != 1 {
+			t.Fatalf("quarantined %v after %d write-backs", w.obs.QuarantinedPairs, reverts)
+		}
+		if reverts < 5 || reverts > 10 {
+			t.Errorf("%d write-backs before the quarantine, want each edit written back once up to the guard", reverts)
+		}
+		// Left alone: Alice's edit stays, SuperOffice and the other copies keep the owner's time.
+		got := w.copies(cal, alice, title, start)
+		if len(got) != 1 || got[0].Start.Equal(start) {
+			t.Errorf("Alice's quarantined copy: %s", describe(got))
+		}
+		w.expect("quarantined", title, start, time.Hour, want(alice, so, 1, ""), want(bob, so, 1, ""), want(room, so, 1, ""))
+		if len(got) == 1 {
+			// The calendar's copies: Microsoft 365's are the links' own and keep the
+			// owner's version; Google's are the organizer's event, which Google
+			// shows its attendees as it now is.
+			at := start
+			if kind == "google" {
+				at = got[0].Start
+			}
+			w.expect("quarantined", title, at, time.Hour, want(bob, cal, 1, ""), want(room, cal, 1, ""))
+		}
+	})
 }

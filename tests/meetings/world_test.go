@@ -134,6 +134,8 @@ type world struct {
 
 	// writes are the items the links wrote since the world began, by side and id.
 	writes map[engine.Side]map[string]bool
+	// quarantineOK lets settle accept quarantined pairs (the flap guard's test).
+	quarantineOK bool
 }
 
 func newWorld(t *testing.T, kind string, seed uint64) *world {
@@ -362,7 +364,7 @@ func (w *world) settle(step string) settleResult {
 			if so1 != so0 || cal1 != cal0 {
 				w.t.Errorf("%s: sync writes mailed: superoffice %d, %s %d (seed %d)", step, so1-so0, w.kind, cal1-cal0, w.seed)
 			}
-			if q := w.obs.QuarantinedPairs; len(q) > 0 {
+			if q := w.obs.QuarantinedPairs; len(q) > 0 && !w.quarantineOK {
 				w.t.Errorf("%s: pairs quarantined: %v", step, q)
 			}
 			w.dump(step)
@@ -414,8 +416,9 @@ func (w *world) copies(side engine.Side, who, title string, day time.Time) []sdk
 			continue
 		}
 		match := strings.TrimSpace(ev.Title) == title
-		if side == engine.Calendar && who == room && w.kind == "m365" && !match && !others[title] {
-			// Exchange's room rewrote the subject to the organizer's name.
+		if who == room && w.kind == "m365" && !match && !others[title] {
+			// Exchange's room rewrote the subject to the organizer's name (and a
+			// private copy of the room's booking took it over).
 			match = sameDay(ev.Start, day) && strings.HasPrefix(ev.Title, "User ")
 		}
 		if match {
