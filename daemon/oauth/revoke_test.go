@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"synchronizer/daemon/state"
 	"synchronizer/plugins/sdk"
@@ -127,5 +128,45 @@ func TestRevocationAcrossProviders(t *testing.T) {
 	_, err = e.providers["superoffice"].Licenses(ctx, sdk.Target{Instance: "acme", Credential: soCred})
 	if !errors.Is(err, sdk.ErrConsentRevoked) {
 		t.Errorf("superoffice after the tenant withdrew consent: %v, want ErrConsentRevoked from the provider", err)
+	}
+}
+
+// Refreshing against the real token endpoints: Microsoft rotates the refresh
+// token on every use and the new one is kept; Google keeps its own.
+func TestRefreshAgainstTheEmulators(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	for _, c := range []struct {
+		profile, link string
+		rotates       bool
+	}{{"p365", "u1", true}, {"pgw", "u1", false}} {
+		p, l := e.link(c.profile, c.link)
+		cal := e.cfg.Calendar(p.Calendar)
+		if pg := e.get(e.browser(), e.activate(c.profile, c.link)+"/go"); pg.kind() != "done" {
+			t.Fatalf("%s: consent: %d %s", c.profile, pg.status, pg.kind())
+		}
+		key := state.LinkToken(state.LinkID{Profile: c.profile, Link: c.link})
+		before, err := e.store.Token(ctx, key)
+		must(t, err)
+		cred, err := e.svc.Calendar(ctx, cal, l)
+		must(t, err)
+		e.svc.Invalidate(ctx, cred)
+		fresh, err := e.svc.Calendar(ctx, cal, l)
+		must(t, err)
+		after, err := e.store.Token(ctx, key)
+		must(t, err)
+		if fresh.Token == cred.Token || after.AccessToken != fresh.Token {
+			t.Errorf("%s: no new access token stored after a refresh", c.profile)
+		}
+		if rotated := after.RefreshToken != before.RefreshToken; rotated != c.rotates || after.RefreshToken == "" {
+			t.Errorf("%s: refresh token rotated %t, want %t", c.profile, rotated, c.rotates)
+		}
+		// The stored refresh token is the one that works after a restart, once
+		// the access token has expired.
+		e.clk.Advance(2 * time.Hour)
+		next, err := e.newService().Calendar(ctx, cal, l)
+		if err != nil || next.Token == fresh.Token {
+			t.Errorf("%s: a restarted service did not refresh with the stored token: %v", c.profile, err)
+		}
 	}
 }
