@@ -43,6 +43,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(args[1:], stdout, stderr)
 	case "sync":
 		return cmdSync(args[1:], stdout, stderr)
+	case "activate":
+		return cmdActivate(args[1:], stdout, stderr)
+	case "connect":
+		return cmdConnect(args[1:], stdout, stderr)
 	case "keygen":
 		return cmdKeygen(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
@@ -70,6 +74,10 @@ Commands:
                              running daemon
   sync     PROFILE [LINK] [-dry-run] [-force-delete] [-admin ADDR] [-config PATH]
                              sync now; -dry-run lists what would change, per side
+  activate PROFILE LINK [-resend] [-admin ADDR] [-config PATH]
+                             print a link's activation URL; -resend issues and mails a new one
+  connect  NAME [-admin ADDR] [-config PATH]
+                             print the admin consent URL for a superoffice or calendar block
   keygen   -out FILE         create the token encryption key (32 random bytes, mode 0600)
   version                    print the version
 
