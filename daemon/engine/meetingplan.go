@@ -464,6 +464,13 @@ func (r *run) decideCopy(w *work) ([]*step, bool) {
 	}
 	resp := r.respOf(w, src)
 	listed := w.o(src).kind == obsListed
+	if p.Role == RolePrivate && listed {
+		if org := r.mt.dir.find(src, w.o(src).ev.Organizer); org != nil && org.Link != r.link.Key && w.o(src).ev.MeetingKey != "" {
+			// The organizer has a link now (added, licensed again): the private copy
+			// gives way to the organizer's meeting.
+			return r.unprivate(w, src, dst, org), true
+		}
+	}
 	if resp == sdk.ResponseDeclined {
 		if p.ref(dst).live() && ds != stGone {
 			r.record(w, src)
@@ -657,4 +664,29 @@ func (r *run) countWaiting() int {
 		}
 	}
 	return n
+}
+
+// unprivate turns a private copy's pair back into a participant's copy that waits
+// for its organizer's link, removing the private copy this link wrote.
+func (r *run) unprivate(w *work, src, dst Side, org *Member) []*step {
+	p := w.p
+	r.record(w, src)
+	p.Role, p.WaitSince = RoleWaiting, r.now
+	p.Note = "waits for " + org.Link + " (the organizer's link) to sync the meeting"
+	for _, x := range r.idx.exceptionsOf(p.ID) {
+		// The copy's exceptions go with its series.
+		r.idx.update(x, func() { *x.ref(dst) = Ref{} })
+		x.Role = RoleWaiting
+		r.markDirty(x)
+	}
+	r.markDirty(p)
+	if p.ref(dst).live() && r.state(w, dst) != stGone {
+		st := r.deleteStep(w, dst, "the organizer's link syncs this meeting now; the private copy goes")
+		st.keep = true
+		return []*step{st}
+	}
+	if p.ref(dst).ID != "" {
+		r.idx.update(p, func() { *p.ref(dst) = Ref{} })
+	}
+	return nil
 }

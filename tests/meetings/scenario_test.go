@@ -389,6 +389,11 @@ func TestParticipantWaitsForTheOrganizersLink(t *testing.T) {
 		if !reported[bob] || !reported[room] {
 			t.Errorf("a wait of two hours was not reported: %v", reported)
 		}
+		// The organizer's link runs again first (the others would report their wait
+		// once more in a round that ran them before it).
+		if _, err := w.eng.Run(context.Background(), w.links[alice], engine.RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
 		w.settle("organizer back")
 		w.expect("organizer back", title, start, time.Hour, want(alice, so, 1, sdk.ResponseOrganizer), want(bob, so, 1, ""),
 			want(room, so, 1, sdk.ResponseAccepted), want(bob, cal, 1, ""), want(room, cal, 1, sdk.ResponseAccepted))
@@ -434,5 +439,34 @@ func TestFlapGuardQuarantinesAMeeting(t *testing.T) {
 			}
 			w.expect("quarantined", title, at, time.Hour, want(bob, cal, 1, ""), want(room, cal, 1, ""))
 		}
+	})
+}
+
+// Bob's link runs before Alice's link belongs to the profile (added later, or
+// licensed again): Bob gets a private copy of Alice's meeting, which gives way to
+// the proper arrangement once Alice's link runs — no duplicates.
+func TestOrganizersLinkJoinsLater(t *testing.T) {
+	eachWorld(t, func(t *testing.T, kind string, seed uint64) {
+		w := newWorld(t, kind, seed)
+		start := time.Date(2026, 3, 31, 9, 0, 0, 0, time.UTC)
+		const title = "Late"
+		members := w.meetings.Members
+		w.meetings.Members = members[1:] // without Alice
+		m := w.newMeeting(title, start, time.Hour)
+		for _, who := range []string{bob, room} {
+			w.clk.Advance(2 * time.Second)
+			if _, err := w.eng.Run(context.Background(), w.links[who], engine.RunOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.expect("private", title, start, time.Hour, want(bob, cal, 1, ""), want(room, cal, 1, ""))
+		w.meetings.Members = members
+		// The organizer changes the meeting, so the participants' links see it again.
+		w.soUpdate(alice, m.ID, func(ev *sdk.Event) { ev.Start, ev.End = ev.Start.Add(time.Hour), ev.End.Add(time.Hour) })
+		w.settle("alice linked")
+		moved := start.Add(time.Hour)
+		w.expect("alice linked", title, moved, time.Hour,
+			want(alice, so, 1, sdk.ResponseOrganizer), want(bob, so, 1, ""), want(room, so, 1, sdk.ResponseAccepted),
+			want(alice, cal, 1, ""), want(bob, cal, 1, ""), want(room, cal, 1, sdk.ResponseAccepted))
 	})
 }
