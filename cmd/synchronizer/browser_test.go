@@ -47,8 +47,8 @@ func artifactDir(t *testing.T) string {
 }
 
 // A person opens the pending activation link of a `run -dev` daemon in a real
-// browser, presses the button, passes the emulated provider's sign-in, lands on
-// the success page, and the link turns active. Opening the used link again shows
+// browser, presses the button, allows access on the emulated provider's sign-in
+// page, lands on the success page, and the link turns active. Opening the used link again shows
 // why it no longer works.
 func TestBrowserActivation(t *testing.T) {
 	chromium := chromiumPath(t)
@@ -111,26 +111,30 @@ func TestBrowserActivation(t *testing.T) {
 		t.Fatalf("no sign-in button on the activation page: %v\n%s", err, page)
 	}
 
-	// The button leads through the emulated sign-in (it approves at once as the
-	// suggested account in the demo) back to the daemon's callback.
-	resp, err = chromedp.RunResponse(bctx, chromedp.Click(button))
-	if err != nil {
+	// The button leads to the emulated provider's sign-in page, suggesting the
+	// linked account; Allow sends the browser back to the daemon's callback.
+	if _, err := chromedp.RunResponse(bctx, chromedp.Click(button)); err != nil {
 		t.Fatalf("press the button: %v", err)
 	}
 	loc, err := chromedp.Run(bctx, chromedp.Location())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, _ := url.Parse(loc); u == nil || u.Host != activation.Host || u.Path != "/oauth/callback" {
-		// A sign-in page that waits for a decision: approve it.
-		shot("02-sign-in.png")
-		approve := chromedp.CSS(`button[value="approve"], button[name="approve"][value="yes"]`)
-		if resp, err = chromedp.RunResponse(bctx, chromedp.Click(approve)); err != nil {
-			t.Fatalf("at %s: approve: %v\n%s", loc, err, text())
-		}
-		if loc, err = chromedp.Run(bctx, chromedp.Location()); err != nil {
-			t.Fatal(err)
-		}
+	shot("02-sign-in.png")
+	signIn := text()
+	if u, _ := url.Parse(loc); u == nil || u.Host == activation.Host || !strings.Contains(signIn, "calendar") {
+		t.Fatalf("after the button: %s, want the emulated Google sign-in:\n%s", loc, signIn)
+	}
+	account, err := chromedp.Run(bctx, chromedp.Value(chromedp.CSS(`input[name="account"]`)))
+	if err != nil || account != emulators.GoogleUser(4) {
+		t.Fatalf("the sign-in page suggests %q (%v), want %s", account, err, emulators.GoogleUser(4))
+	}
+	resp, err = chromedp.RunResponse(bctx, chromedp.Click(chromedp.CSS(`button[value="approve"]`)))
+	if err != nil {
+		t.Fatalf("at %s: Allow: %v\n%s", loc, err, signIn)
+	}
+	if loc, err = chromedp.Run(bctx, chromedp.Location()); err != nil {
+		t.Fatal(err)
 	}
 	shot("03-done.png")
 	done := text()

@@ -128,7 +128,9 @@ func runDev(ctx context.Context, o devOptions, reload <-chan struct{}, stderr io
 	}
 	defer os.RemoveAll(dir)
 
-	cl, err := emulators.Start(emulators.Options{AutoConsent: true, Licenses: devLicenses})
+	// The sign-in pages wait for a decision, so a person trying the pending link
+	// sees one; the demo's own consents approve them as a person would.
+	cl, err := emulators.Start(emulators.Options{Licenses: devLicenses})
 	if err != nil {
 		return err
 	}
@@ -313,7 +315,15 @@ func (d *demoDriver) bringUp(ctx context.Context) (string, error) {
 		{layout.Tenant, emulators.SuperOfficeAdmin},
 		{layout.Google, emulators.GoogleAdmin},
 	} {
-		goURL := d.consentURL + "/setup/" + s.name + "/go?" + url.Values{"login_hint": {s.admin}}.Encode()
+		setup, err := d.openSetup(ctx, s.name)
+		if errors.Is(err, errNotNeeded) {
+			d.log.Info("demo: no tenant-level access needed", "connection", s.name, "why", err)
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		goURL := withGo(setup) + "?" + url.Values{"login_hint": {s.admin}}.Encode()
 		if err := d.consent.complete(ctx, goURL, s.admin); err != nil {
 			return "", fmt.Errorf("setup %s: %w", s.name, err)
 		}
@@ -361,7 +371,30 @@ func (d *demoDriver) bringUp(ctx context.Context) (string, error) {
 	return pendingURL, d.waitActive(ctx)
 }
 
-// withGo turns an activation page URL into its button's target.
+// errNotNeeded is the admin API's 409 for a setup a block does not need.
+var errNotNeeded = errors.New("not needed")
+
+// openSetup opens a block's admin setup (what `synchronizer connect NAME` does)
+// and returns the setup page's URL.
+func (d *demoDriver) openSetup(ctx context.Context, name string) (string, error) {
+	body, err := d.post(ctx, "/v1/connections/"+url.PathEscape(name)+"/setup")
+	var se *statusError
+	if errors.As(err, &se) && se.code == http.StatusConflict {
+		return "", fmt.Errorf("%s: %w", se.msg, errNotNeeded)
+	}
+	if err != nil {
+		return "", fmt.Errorf("open the setup of %s: %w", name, err)
+	}
+	var res struct {
+		URL string `json:"setup_url"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil || res.URL == "" {
+		return "", fmt.Errorf("open the setup of %s: no setup_url in %.200s", name, body)
+	}
+	return res.URL, nil
+}
+
+// withGo turns an activation or setup page URL into its button's target.
 func withGo(u string) string {
 	if strings.HasSuffix(u, "/go") {
 		return u
@@ -532,9 +565,25 @@ func (d *demoDriver) post(ctx context.Context, path string) ([]byte, error) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode/100 != 2 {
-		return body, fmt.Errorf("POST %s: HTTP %d: %s", path, resp.StatusCode, strings.TrimSpace(string(body)))
+		msg := strings.TrimSpace(string(body))
+		var e web.ErrorBody
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			msg = e.Error
+		}
+		return body, &statusError{path: path, code: resp.StatusCode, msg: msg}
 	}
 	return body, nil
+}
+
+// statusError is an admin API answer other than 2xx.
+type statusError struct {
+	path string
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("POST %s: HTTP %d: %s", e.path, e.code, e.msg)
 }
 
 // printDevSummary tells the person where to look.
@@ -559,6 +608,7 @@ func printDevSummary(w io.Writer, s devSummary) {
 		fmt.Fprintf(w, `
   Try an activation in a browser: %s/%s waits for it at
   %s
+  (the emulated Google sign-in suggests the account; press Allow)
 `, emulators.DemoPendingProfile, emulators.DemoPendingLink, s.ActivationURL)
 	}
 	fmt.Fprintf(w, `

@@ -91,7 +91,16 @@ func (f *fakeConsent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestConsentDriverCompletesRealFlows(t *testing.T) {
 	t.Parallel()
-	cl, err := emulators.Start(emulators.Options{AutoConsent: true})
+	for _, auto := range []bool{true, false} {
+		t.Run(fmt.Sprintf("AutoConsent=%v", auto), func(t *testing.T) {
+			t.Parallel()
+			testConsentDriver(t, auto)
+		})
+	}
+}
+
+func testConsentDriver(t *testing.T, autoConsent bool) {
+	cl, err := emulators.Start(emulators.Options{AutoConsent: autoConsent})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,5 +177,33 @@ func TestRedactPathAndPageText(t *testing.T) {
 	}
 	if got := pageText(page, 4); got != "Link…" {
 		t.Errorf("short pageText = %q", got)
+	}
+}
+
+func TestApproveForm(t *testing.T) {
+	t.Parallel()
+	base, _ := url.Parse("http://idp.test:9/o/auth?client_id=c")
+	page := []byte(`<html><body><form method="post" action="/o/submit?x=1&amp;y=2">
+<input type="hidden" name="state" value="s&amp;1"><input type="hidden" name="empty" value="">
+<label>Account <input name="account" value=""></label><input type="checkbox" name="remember"><input type="radio" name="r" value="1" checked>
+<button name="decision" value="deny">Cancel</button><button name="decision" value="approve">Allow</button>
+</form><form action="/other"><button name="x" value="approve"></button></form></body></html>`)
+	f, ok := approveForm(page, base, "who@idp.test")
+	if !ok || f.action.String() != "http://idp.test:9/o/submit?x=1&y=2" {
+		t.Fatalf("form = %+v, %v", f, ok)
+	}
+	want := url.Values{"state": {"s&1"}, "empty": {""}, "account": {"who@idp.test"}, "r": {"1"}, "decision": {"approve"}}
+	if f.values.Encode() != want.Encode() {
+		t.Fatalf("values = %v, want %v", f.values, want)
+	}
+	// A prefilled account stays; a form without an approving button is no form.
+	f, ok = approveForm([]byte(`<form><input name="username" value="ADMIN"><button name="approve" value="yes">Approve</button></form>`), base, "other")
+	if !ok || f.values.Get("username") != "ADMIN" || f.values.Get("approve") != "yes" || f.action.String() != base.String() {
+		t.Fatalf("prefilled: %+v %v", f, ok)
+	}
+	for _, p := range []string{`<p>no form</p>`, `<form><button name="d" value="deny"></button></form>`} {
+		if _, ok := approveForm([]byte(p), base, "x"); ok {
+			t.Errorf("approveForm(%s) found a form", p)
+		}
 	}
 }

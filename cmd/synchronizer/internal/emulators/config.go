@@ -178,6 +178,8 @@ func (c *Cluster) RenderConfig(f ConfigFile, partnerKey string) ([]byte, error) 
 	g.SetAttributeValue("client_id", str(GoogleClientID))
 	g.SetAttributeValue("client_secret", str(GoogleClientSecret))
 	g.SetAttributeValue("endpoint", str(c.GoogleBase))
+	// The Workspace admin: who signs in for the resource calendars.
+	g.SetAttributeValue("admin", str(GoogleAdmin))
 
 	for _, p := range l.Profiles {
 		root.AppendNewline()
