@@ -320,3 +320,11 @@ func (m *Member) account(s Side) sdk.Account {
 	}
 	return m.Calendar
 }
+
+// DropMeetings forgets a profile's registry.
+func (m *MemMeetings) DropMeetings(_ context.Context, profile string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.profiles, profile)
+	return nil
+}

@@ -18,6 +18,16 @@ package state
 //
 // The correlation id of a pair is its id, so the p bucket is the correlation
 // index. A Batch is one write transaction; reads copy out by decoding.
+//
+// The meeting registry of each profile (engine.MeetingStore) lives beside them in
+// a bucket made on first use, so files from before it need no migration (an
+// absent bucket is an empty registry):
+//
+//	meetings/
+//	  <profile>/                 bucket
+//	    m/                       <meeting id>       JSON engine.Meeting
+//	    so/                      <superoffice key>  meeting id (index)
+//	    cal/                     <calendar key>     meeting id (index)
 
 import (
 	"context"
@@ -41,7 +51,10 @@ type SyncStore struct {
 	db *bolt.DB
 }
 
-var _ engine.Store = (*SyncStore)(nil)
+var (
+	_ engine.Store        = (*SyncStore)(nil)
+	_ engine.MeetingStore = (*SyncStore)(nil)
+)
 
 // SyncStore returns the engine's store on this file. It lives as long as b.
 func (b *Bolt) SyncStore() *SyncStore { return &SyncStore{db: b.db} }
@@ -386,4 +399,156 @@ func (s *SyncStore) PairCount(ctx context.Context, link string) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+var (
+	bucketMeetings = []byte("meetings")
+	subMeetings    = []byte("m")
+)
+
+// MeetingByKey implements engine.MeetingStore.
+func (s *SyncStore) MeetingByKey(ctx context.Context, profile string, side engine.Side, key string) (engine.Meeting, bool, error) {
+	var m engine.Meeting
+	found := false
+	if key == "" || !side.Valid() {
+		return m, false, nil
+	}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		pb := linkBucket(tx, bucketMeetings, profile)
+		if pb == nil || pb.Bucket(indexName(side)) == nil || pb.Bucket(subMeetings) == nil {
+			return nil
+		}
+		id := pb.Bucket(indexName(side)).Get([]byte(key))
+		if id == nil {
+			return nil
+		}
+		raw := pb.Bucket(subMeetings).Get(id)
+		if raw == nil {
+			return fmt.Errorf("%w: meeting index %s/%s points at missing meeting %s", ErrCorrupt, side, key, id)
+		}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("%w: meeting %s: %v", ErrCorrupt, id, err)
+		}
+		found = true
+		return nil
+	})
+	if err != nil {
+		return engine.Meeting{}, false, fmt.Errorf("read meeting %s/%s of %s: %w", side, key, profile, err)
+	}
+	return m, found, nil
+}
+
+// PutMeeting implements engine.MeetingStore.
+func (s *SyncStore) PutMeeting(ctx context.Context, profile string, m engine.Meeting) error {
+	if profile == "" || m.ID == "" {
+		return fmt.Errorf("put meeting: empty profile or meeting id")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode meeting %s: %w", m.ID, err)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		root, err := tx.CreateBucketIfNotExists(bucketMeetings)
+		if err != nil {
+			return err
+		}
+		pb, err := root.CreateBucketIfNotExists([]byte(profile))
+		if err != nil {
+			return err
+		}
+		mb, err := pb.CreateBucketIfNotExists(subMeetings)
+		if err != nil {
+			return err
+		}
+		if err := unindexMeeting(pb, mb, []byte(m.ID)); err != nil {
+			return err
+		}
+		if err := mb.Put([]byte(m.ID), raw); err != nil {
+			return err
+		}
+		for _, side := range engine.Sides() {
+			if k := m.Key(side); k != "" {
+				ib, err := pb.CreateBucketIfNotExists(indexName(side))
+				if err != nil {
+					return err
+				}
+				if err := ib.Put([]byte(k), []byte(m.ID)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("put meeting %s of %s: %w", m.ID, profile, err)
+	}
+	return nil
+}
+
+// DeleteMeeting implements engine.MeetingStore.
+func (s *SyncStore) DeleteMeeting(ctx context.Context, profile, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		pb := linkBucket(tx, bucketMeetings, profile)
+		if pb == nil || pb.Bucket(subMeetings) == nil {
+			return nil
+		}
+		mb := pb.Bucket(subMeetings)
+		if err := unindexMeeting(pb, mb, []byte(id)); err != nil {
+			return err
+		}
+		return mb.Delete([]byte(id))
+	})
+	if err != nil {
+		return fmt.Errorf("delete meeting %s of %s: %w", id, profile, err)
+	}
+	return nil
+}
+
+// DropMeetings forgets a profile's meeting registry (the profile left the config).
+func (s *SyncStore) DropMeetings(ctx context.Context, profile string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketMeetings)
+		if root == nil || root.Bucket([]byte(profile)) == nil {
+			return nil
+		}
+		return root.DeleteBucket([]byte(profile))
+	})
+	if err != nil {
+		return fmt.Errorf("drop meetings of %s: %w", profile, err)
+	}
+	return nil
+}
+
+// unindexMeeting removes the index entries of the stored meeting id, if any.
+func unindexMeeting(pb, mb *bolt.Bucket, id []byte) error {
+	raw := mb.Get(id)
+	if raw == nil {
+		return nil
+	}
+	var old engine.Meeting
+	if err := json.Unmarshal(raw, &old); err != nil {
+		return fmt.Errorf("%w: meeting %s: %v", ErrCorrupt, id, err)
+	}
+	for _, side := range engine.Sides() {
+		k := old.Key(side)
+		ib := pb.Bucket(indexName(side))
+		if k == "" || ib == nil {
+			continue
+		}
+		if cur := ib.Get([]byte(k)); cur != nil && string(cur) == string(id) {
+			if err := ib.Delete([]byte(k)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"synchronizer/daemon/engine"
+	"synchronizer/plugins/sdk"
 )
 
 // StoreConformance checks an engine.Store: pairs found by every key, keys that
@@ -157,4 +158,65 @@ func StoreConformance(t *testing.T, newStore func() engine.Store) {
 		}
 		mustFind(t, s, "p/a", engine.SuperOffice, "so1", "s1")
 	})
+}
+
+// MeetingStoreConformance checks an engine.MeetingStore: meetings found by
+// either key, keys that move with a put, deletes, profiles kept apart, and copies
+// in and out.
+func MeetingStoreConformance(t *testing.T, newStore func() engine.MeetingStore) {
+	ctx := context.Background()
+	find := func(t *testing.T, s engine.MeetingStore, profile string, side engine.Side, key, want string) engine.Meeting {
+		t.Helper()
+		m, ok, err := s.MeetingByKey(ctx, profile, side, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case want == "" && ok:
+			t.Fatalf("%s %q still finds meeting %s", side, key, m.ID)
+		case want != "" && (!ok || m.ID != want):
+			t.Fatalf("%s %q finds %q (%v), want %s", side, key, m.ID, ok, want)
+		}
+		return m
+	}
+	s := newStore()
+	m1 := engine.Meeting{ID: engine.MeetingID(engine.SuperOffice, "12"), SO: "12", Cal: "uid-1", Origin: engine.SuperOffice,
+		Owner: "p/alice", Answers: map[string]sdk.Response{"calendar/p/bob": sdk.ResponseAccepted}, Listed: []engine.Side{engine.Calendar}}
+	if err := s.PutMeeting(ctx, "p", m1); err != nil {
+		t.Fatal(err)
+	}
+	got := find(t, s, "p", engine.SuperOffice, "12", m1.ID)
+	if got.Owner != "p/alice" || got.Answers["calendar/p/bob"] != sdk.ResponseAccepted || len(got.Listed) != 1 {
+		t.Fatalf("read back %+v", got)
+	}
+	got.Answers["calendar/p/bob"] = sdk.ResponseDeclined // a copy: the store keeps its own
+	find(t, s, "p", engine.Calendar, "uid-1", m1.ID)
+	if again := find(t, s, "p", engine.Calendar, "uid-1", m1.ID); again.Answers["calendar/p/bob"] != sdk.ResponseAccepted {
+		t.Fatal("a caller's change reached the stored meeting")
+	}
+	find(t, s, "q", engine.SuperOffice, "12", "") // another profile
+	find(t, s, "p", engine.Calendar, "12", "")    // the other side's key
+	find(t, s, "p", engine.SuperOffice, "", "")   // no key
+	m1.Cal = "uid-2"                              // the calendar's meeting made anew
+	if err := s.PutMeeting(ctx, "p", m1); err != nil {
+		t.Fatal(err)
+	}
+	find(t, s, "p", engine.Calendar, "uid-1", "")
+	find(t, s, "p", engine.Calendar, "uid-2", m1.ID)
+	m2 := engine.Meeting{ID: engine.MeetingID(engine.Calendar, "uid-3"), SO: "13", Cal: "uid-3", Origin: engine.Calendar, Owner: "p/bob"}
+	if err := s.PutMeeting(ctx, "p", m2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteMeeting(ctx, "p", m1.ID); err != nil {
+		t.Fatal(err)
+	}
+	find(t, s, "p", engine.SuperOffice, "12", "")
+	find(t, s, "p", engine.Calendar, "uid-2", "")
+	find(t, s, "p", engine.SuperOffice, "13", m2.ID)
+	if err := s.DeleteMeeting(ctx, "p", m1.ID); err != nil {
+		t.Fatalf("deleting a deleted meeting: %v", err)
+	}
+	if err := s.DeleteMeeting(ctx, "nobody", "m-x"); err != nil {
+		t.Fatalf("deleting in an unknown profile: %v", err)
+	}
 }
