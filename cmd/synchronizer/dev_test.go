@@ -39,9 +39,6 @@ var (
 // startDemo starts `run -dev` on free ports and waits for its summary.
 func startDemo(t *testing.T) *devDemo {
 	t.Helper()
-	if !devWired {
-		t.Skip("run -dev waits for the runner and the consent listener to be wired into its daemon")
-	}
 	p := startDevProcess(t, nil, "run", "-dev", "-admin-address", "127.0.0.1:0", "-consent-address", "127.0.0.1:0")
 	lines := p.linesUntil(t, "Lunch with Ada'", 3*time.Minute)
 	d := &devDemo{p: p, summary: strings.Join(lines, "\n"), ids: map[string]int{}}

@@ -23,7 +23,3 @@ func newDevDaemon(cfgPath string, log *slog.Logger, level *slog.LevelVar) (a *ag
 	return a, w.Close, nil
 }
 
-// devWired says whether the demo's daemon has its runner and consent listener
-// wired in; until then `run -dev` starts but cannot complete consent, and the
-// tests that need it say so.
-const devWired = true
