@@ -24,4 +24,10 @@
 //   - Items outside the window are frozen: neither updated nor deleted. They are
 //     looked at again when both sides are back inside.
 //   - Cursors are stored only after every change they cover has been recorded.
+//   - A meeting syncs once across the links of a profile (Link.Meetings, see
+//     meeting.go): the organizer's link carries the meeting to the other side and
+//     registers it; every other participant's and room's link pairs its own copy
+//     by meeting key, or writes that participant's own copy where the calendar
+//     does not distribute meetings; answers travel as response status; a meeting
+//     whose organizer has no link becomes private copies without attendees.
 package engine

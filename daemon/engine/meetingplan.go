@@ -525,6 +525,9 @@ func (r *run) translate(ev *sdk.Event, from Side, role Role) {
 			if out.Name == "" {
 				out.Name = acct.Name
 			}
+			if out.Name == "" {
+				out.Name = m.account(from).Name
+			}
 			return out, true
 		}
 		if a.Email == "" {
