@@ -30,7 +30,7 @@ type devProcess struct {
 func startDevProcess(t *testing.T, env []string, args ...string) *devProcess {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), "SYNCHRONIZER_TEST_AS_DEV=1"), env...)
+	cmd.Env = append(append(os.Environ(), "SYNCHRONIZER_TEST_AS_MAIN=1"), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

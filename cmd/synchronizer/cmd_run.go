@@ -25,12 +25,20 @@ import (
 )
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("run", "-config PATH [-admin-address ADDR] [-consent-address ADDR]", stderr)
+	fs := newFlags("run", "-config PATH | -dev [-admin-address ADDR] [-consent-address ADDR]", stderr)
 	path := fs.String("config", "", "configuration: a .hcl file or a directory of *.hcl files")
+	dev := fs.Bool("dev", false, "the embedded demo: emulated services, demo profiles, consent completed (no -config)")
 	adminAddr := fs.String("admin-address", "", "listen address of the admin API (overrides http.admin_address)")
 	consentAddr := fs.String("consent-address", "", "listen address of the consent listener (overrides http.consent_address)")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
+	}
+	if *dev {
+		if *path != "" {
+			fmt.Fprintln(stderr, "synchronizer run: -dev runs its own demo configuration; leave out -config")
+			return exitUsage
+		}
+		return runDevCommand(*adminAddr, *consentAddr, stdout, stderr)
 	}
 	if *path == "" {
 		fmt.Fprintln(stderr, "synchronizer run: -config PATH is required")

@@ -65,7 +65,13 @@ func cmdRunDev(args []string, stdout, stderr io.Writer) int {
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
-	for name, v := range map[string]string{"admin-address": *adminAddr, "consent-address": *consentAddr} {
+	return runDevCommand(*adminAddr, *consentAddr, stdout, stderr)
+}
+
+// runDevCommand is `run -dev` once its flags are read: adminAddr and consentAddr
+// override the listeners ("" for the defaults). It runs until SIGINT or SIGTERM.
+func runDevCommand(adminAddr, consentAddr string, stdout, stderr io.Writer) int {
+	for name, v := range map[string]string{"admin-address": adminAddr, "consent-address": consentAddr} {
 		if v != "" {
 			if err := config.CheckAddress(v); err != nil {
 				fmt.Fprintf(stderr, "synchronizer run -dev: -%s: %v\n", name, err)
@@ -97,7 +103,7 @@ func cmdRunDev(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
-	opts := devOptions{AdminAddress: *adminAddr, ConsentAddress: *consentAddr,
+	opts := devOptions{AdminAddress: adminAddr, ConsentAddress: consentAddr,
 		Ready: func(s devSummary) { printDevSummary(stdout, s) }}
 	if err := runDev(ctx, opts, reload, stderr); err != nil {
 		fmt.Fprintf(stderr, "synchronizer run -dev: %v\n", err)

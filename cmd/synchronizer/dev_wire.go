@@ -22,4 +22,3 @@ func newDevDaemon(cfgPath string, log *slog.Logger, level *slog.LevelVar) (a *ag
 	}
 	return a, w.Close, nil
 }
-

@@ -47,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdActivate(args[1:], stdout, stderr)
 	case "connect":
 		return cmdConnect(args[1:], stdout, stderr)
+	case "emulate":
+		return cmdEmulate(args[1:], stdout, stderr)
 	case "keygen":
 		return cmdKeygen(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
@@ -68,6 +70,12 @@ func usage(w io.Writer) {
 Commands:
   run      -config PATH [-admin-address ADDR] [-consent-address ADDR]
                              run the daemon (PATH: a .hcl file or a directory of them)
+  run      -dev [-admin-address ADDR] [-consent-address ADDR]
+                             the embedded demo: emulated services, demo profiles,
+                             consent completed for all links but one, a first sync
+  emulate  [-addr ADDR] [-users N] [-resources N] [-events N] [-auto-consent] [-config-out FILE]
+                             the emulated services on their own: their URLs and admin
+                             tokens as JSON, and a configuration that points a daemon at them
   validate -config PATH      check a configuration; exit 0, or 1 with every problem
   status   [-admin ADDR] [-config PATH] [-json]
                              profiles, links, states, last sync and licences of a
