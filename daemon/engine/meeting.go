@@ -34,16 +34,19 @@ import (
 //     registers it. A room that declined is not booked on the other side.
 //  3. Every other linked participant's link pairs its own copy by meeting key
 //     (RoleParticipant) where the other side's system distributes copies by
-//     itself: SuperOffice always (child rows), the calendar for meetings created
-//     there, and Google for meetings the organizer's link wrote with attendees
-//     (Meetings.CalendarCopies). Such a pair never writes content — each system
-//     carries the organizer's content to its own copies — only the participant's
-//     response. Until the registry knows the meeting, the copy waits (RoleWaiting);
-//     after Config.MeetingWait the wait is reported as an item error on every run.
-//  4. Where the calendar does not distribute (Microsoft 365, where a meeting with
-//     attendees would mail them), each linked participant's link writes that
-//     participant's own copy, without calendar attendees (RoleCopy); it exists while
-//     the participant has not declined.
+//     itself: SuperOffice always (child rows), and the calendar whenever it knows
+//     the meeting as one (the registry holds a calendar key: meetings created
+//     there, and Google meetings the organizer's link wrote with attendees). Such
+//     a pair never writes content — each system carries the organizer's content
+//     to its own copies — only the participant's response. Until the registry
+//     knows the meeting, the copy waits (RoleWaiting); after Config.MeetingWait
+//     the wait is reported as an item error on every run.
+//  4. Where the calendar does not know the meeting (Microsoft 365, where the
+//     organizer's link writes it without attendees, because a meeting with
+//     attendees would mail them, so its calendar key is empty), each linked
+//     participant's link writes that participant's own copy (RoleCopy); it exists
+//     while the participant has not declined. SuperOffice never gets such copies:
+//     a participant's own row there is always the booking's child row.
 //  5. A meeting whose organizer is not linked is copied into each linked
 //     participant's calendar or diary as a private copy without attendees
 //     (RolePrivate), so nobody is invited.
@@ -91,14 +94,9 @@ type Meetings struct {
 	// Profile names the registry: one per profile.
 	Profile string
 	// Members are the profile's links that run (licensed, not disabled), so that a
-	// meeting organized by a linked colleague is recognised as theirs.
+	// meeting organized by a linked colleague is recognised as theirs. Runs read
+	// the value without a lock: hand links a new Meetings rather than change one.
 	Members []Member
-	// CalendarCopies says that the calendar system itself puts a copy of a meeting the
-	// engine writes with attendees into each internal attendee's and room's calendar,
-	// without mail (Google, written with sendUpdates=none). False: each linked
-	// participant's link writes that participant's own copy (Microsoft 365, where a
-	// meeting created with attendees would mail them).
-	CalendarCopies bool
 }
 
 // Member is one link of the profile as the meeting logic sees it.

@@ -62,9 +62,10 @@ func (r *run) cached(s Side, key string) *Meeting {
 }
 
 // distributes reports whether side s's system puts the participants' copies of m
-// into their calendars or diaries by itself.
+// into their calendars or diaries by itself: SuperOffice always, a calendar when
+// it knows the meeting by a key of its own.
 func (r *run) distributes(s Side, m *Meeting) bool {
-	return s == SuperOffice || m.Origin == Calendar || r.mt.m.CalendarCopies
+	return s == SuperOffice || m.Origin == Calendar || m.Cal != ""
 }
 
 func answerKey(s Side, link string) string { return string(s) + "/" + link }

@@ -202,7 +202,7 @@ func newWorld(t *testing.T, kind string, seed uint64) *world {
 	}
 	w.assoc[room] = id
 
-	w.meetings = &engine.Meetings{Profile: "emu", CalendarCopies: kind == "google"}
+	w.meetings = &engine.Meetings{Profile: "emu"}
 	for _, who := range linked {
 		kind := sdk.AccountUser
 		if who == room {
