@@ -51,9 +51,17 @@ func startDevProcess(t *testing.T, env []string, args ...string) *devProcess {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
+		// A failed test leaves the process running: stop it so it cleans up
+		// after itself, and kill it only when it does not stop.
 		select {
 		case <-p.done:
+			return
 		default:
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
 			cmd.Process.Kill()
 			<-p.done
 		}

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -128,11 +129,15 @@ func runDev(ctx context.Context, o devOptions, reload <-chan struct{}, stderr io
 	if adminAddr == consentAddr {
 		return fmt.Errorf("the admin and consent listeners cannot share %s", adminAddr)
 	}
-	dir, err := os.MkdirTemp("", "synchronizer-dev-")
+	removeStaleDevDirs(os.TempDir(), log)
+	dir, err := os.MkdirTemp("", devDirPrefix)
 	if err != nil {
 		return fmt.Errorf("create the demo's state directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, devPIDFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		return fmt.Errorf("create the demo's state directory: %w", err)
+	}
 
 	// The sign-in pages wait for a decision, so a person trying the pending link
 	// sees one; the demo's own consents approve them as a person would.
@@ -216,6 +221,41 @@ func runDev(ctx context.Context, o devOptions, reload <-chan struct{}, stderr io
 			err = errors.New("the daemon stopped")
 		}
 		return err
+	}
+}
+
+// The demo's state directory: devDirPrefix + random in the temp directory, with
+// the owning process's id in devPIDFile.
+const (
+	devDirPrefix = "synchronizer-dev-"
+	devPIDFile   = "pid"
+)
+
+// removeStaleDevDirs removes the state directories of demos that ended without
+// cleaning up (killed): their process is gone. A directory without a pid file is
+// left alone unless it is an hour old (a demo may be starting in it right now).
+func removeStaleDevDirs(tmp string, log *slog.Logger) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, devDirPrefix+"*"))
+	for _, d := range dirs {
+		info, err := os.Lstat(d)
+		if err != nil || !info.IsDir() {
+			continue
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+			continue // another user's demo
+		}
+		stale := false
+		if b, err := os.ReadFile(filepath.Join(d, devPIDFile)); err == nil {
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			stale = err != nil || pid <= 0 || errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+		} else {
+			stale = time.Since(info.ModTime()) > time.Hour
+		}
+		if stale {
+			if err := os.RemoveAll(d); err == nil {
+				log.Debug("removed the state of an earlier demo", "dir", d)
+			}
+		}
 	}
 }
 

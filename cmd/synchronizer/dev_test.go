@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -286,4 +289,46 @@ func httptestRecorder(h http.Handler, target string) recorded {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
 	return recorded{rec.Code, rec.Body.String()}
+}
+
+func TestRemoveStaleDevDirs(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name, pid string, age time.Duration) string {
+		d := filepath.Join(tmp, name)
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if pid != "" {
+			os.WriteFile(filepath.Join(d, devPIDFile), []byte(pid), 0o600)
+		}
+		old := time.Now().Add(-age)
+		os.Chtimes(d, old, old)
+		return d
+	}
+	gone := []string{
+		mk(devDirPrefix+"dead", strconv.Itoa(dead.Process.Pid), 0),
+		mk(devDirPrefix+"garbage", "not a pid", 0),
+		mk(devDirPrefix+"old-without-pid", "", 2*time.Hour),
+	}
+	kept := []string{
+		mk(devDirPrefix+"alive", strconv.Itoa(os.Getpid()), 2*time.Hour),
+		mk(devDirPrefix+"starting", "", time.Minute),
+		mk("other-dead", strconv.Itoa(dead.Process.Pid), 0),
+	}
+	removeStaleDevDirs(tmp, slog.New(slog.DiscardHandler))
+	for _, d := range gone {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s is still there", filepath.Base(d))
+		}
+	}
+	for _, d := range kept {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(d), err)
+		}
+	}
 }
