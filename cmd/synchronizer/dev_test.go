@@ -214,6 +214,13 @@ func TestDevWalkthrough(t *testing.T) {
 		}
 	}
 	d.stop(t)
+	// The emulators' admin tokens are served by /v1/dev only: never logged, never
+	// in the summary.
+	for _, tok := range []string{info.SuperOffice.Token, info.M365.Token, info.Google.Token} {
+		if strings.Contains(d.p.log(), tok) || strings.Contains(d.summary, tok) {
+			t.Errorf("an emulator's admin token shows in the demo's output")
+		}
+	}
 }
 
 func TestPrintDevSummary(t *testing.T) {
