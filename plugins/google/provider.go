@@ -18,6 +18,11 @@
 //     own insert through 409 duplicate), patch/delete with If-Match (412 ->
 //     ErrPreconditionFailed), sendUpdates=none on every write, the correlation id in
 //     extendedProperties.private.syncId.
+//   - Meetings: attendees are written only for a meeting the calendar's owner
+//     organizes (Google then puts it into the attendees' calendars under the same
+//     id, without mail); a copy of someone else's meeting is written without
+//     attendees. An update of an attendee's copy writes only the owner's own
+//     responseStatus (accepted, tentative, declined; "none" is not an answer).
 //   - Quota: 403/429 rateLimitExceeded and userRateLimitExceeded, 503 and 500 are
 //     retried with exponential backoff and jitter (Retry-After honoured), requests are
 //     paced per user, and a throttle that outlasts the retries is *sdk.ThrottledError.

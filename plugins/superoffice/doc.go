@@ -24,7 +24,12 @@
 // cursor_max_age, which makes a periodic full read that also extends series. Meetings are one
 // row per participant: each diary reports its own row (organizer or participant,
 // with the meeting's mother id as MeetingKey and the owner's answer); an external
-// person's row in the organizer's diary is skipped. Series are stored one row per
+// person's row in the organizer's diary is skipped. A participant's rows of a
+// series fold like the organizer's, under the same "R" id; the rows of
+// occurrences the organizer deleted (cancelled bookings) are cancelled
+// occurrences, and the organizer's mark on the shared rule is not theirs. An
+// update of a participant's row writes only the answer (the Accept and Reject
+// agents); the meeting's content is its organizer's. Series are stored one row per
 // occurrence and are folded back into a master and exceptions (series.go); a
 // series written without an end is cut at series_horizon (two years) and
 // extended once less than three quarters of it is left, which is not an edit. Event ids are appointment ids; a master's id is
