@@ -480,3 +480,23 @@ func TestOrganizersLinkJoinsLater(t *testing.T) {
 			want(alice, cal, 1, ""), want(bob, cal, 1, ""), want(room, cal, 1, sdk.ResponseAccepted))
 	})
 }
+
+// Bob declines in the calendar before the meeting was ever synced (Exchange then
+// removes his copy at once): the organizer's answers carry the decline to his row
+// in SuperOffice.
+func TestDeclinedBeforeTheFirstSync(t *testing.T) {
+	eachWorld(t, func(t *testing.T, kind string, seed uint64) {
+		w := newWorld(t, kind, seed)
+		start := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+		const title = "Early no"
+		w.calCreate(alice, calMeeting{title: title, start: start, dur: time.Hour, attendees: []string{w.mailbox[bob]}, rooms: []string{w.mailbox[room]}})
+		w.calDecline(bob, w.calFind(bob, title, start))
+		w.settle("declined")
+		bobCopies := 1
+		if kind == "m365" {
+			bobCopies = 0
+		}
+		w.expect("declined", title, start, time.Hour, want(alice, so, 1, sdk.ResponseOrganizer), want(bob, so, 1, sdk.ResponseDeclined),
+			want(bob, cal, bobCopies, sdk.ResponseDeclined), want(room, so, 1, sdk.ResponseAccepted), want(room, cal, 1, sdk.ResponseAccepted))
+	})
+}
