@@ -17,6 +17,7 @@ import (
 
 	"synchronizer/cmd/synchronizer/internal/emulators"
 	"synchronizer/daemon/config"
+	"synchronizer/daemon/web"
 )
 
 // devProcess is `emulate` or `run -dev` running from this test binary.
@@ -277,5 +278,72 @@ func TestEmulateUsage(t *testing.T) {
 		if code != c.code || !strings.Contains(errb.String(), c.stderr) {
 			t.Errorf("emulate %v: exit %d, stderr %q; want %d, %q", c.args, code, errb.String(), c.code, c.stderr)
 		}
+	}
+}
+
+// The configuration `emulate -config-out` writes runs a normal daemon: with
+// -auto-consent a script completes every consent by following redirects (as
+// `curl -L` with cookies does), and every link syncs.
+func TestEmulateConfigRunsADaemon(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "emu.hcl")
+	emu := startDevProcess(t, nil, "emulate", "-users", "1", "-resources", "1", "-events", "5", "-auto-consent", "-config-out", cfgPath)
+	emu.linesUntil(t, "Serving until interrupted", 30*time.Second)
+	cfg, res := config.Load(cfgPath, config.Options{})
+	if cfg == nil {
+		t.Fatal(res.Error())
+	}
+	d := startDaemon(t, "run", "-config", cfgPath)
+	admin := "http://" + cfg.HTTP.AdminAddress
+	waitUntil(t, "readyz", func() bool { code, _ := httpGet(admin + "/readyz"); return code == 200 }, d)
+
+	script := &consentDriver{consentHost: cfg.HTTP.ConsentAddress, timeout: 20 * time.Second}
+	ctx := t.Context()
+	for _, s := range []struct{ name, hint string }{{"emu", emulators.SuperOfficeAdmin}, {"emugw", ""}} {
+		code, out, stderr := runCmd("connect", s.name, "-config", cfgPath)
+		if code != 0 {
+			t.Fatalf("connect %s: %d %s", s.name, code, stderr)
+		}
+		goURL := strings.TrimSpace(out) + "/go"
+		if s.hint != "" {
+			goURL += "?login_hint=" + url.QueryEscape(s.hint)
+		}
+		if err := script.complete(ctx, goURL, ""); err != nil {
+			t.Fatalf("setup %s: %v\ndaemon:\n%s", s.name, err, d.log())
+		}
+	}
+	for _, l := range []struct{ profile, link string }{{"emu-m365", "user1"}, {"emu-m365", "room1"}, {"emu-google", "user1"}} {
+		code, out, stderr := runCmd("activate", l.profile, l.link, "-config", cfgPath)
+		if code != 0 {
+			t.Fatalf("activate %s/%s: %d %s", l.profile, l.link, code, stderr)
+		}
+		if err := script.complete(ctx, withGo(strings.TrimSpace(out)), ""); err != nil {
+			t.Fatalf("activate %s/%s: %v\ndaemon:\n%s", l.profile, l.link, err, d.log())
+		}
+	}
+	for _, p := range []string{"emu-m365", "emu-google"} {
+		if code, stdout, stderr := runCmd("sync", p, "-config", cfgPath); code != 0 {
+			t.Fatalf("sync %s: %d\n%s%s\ndaemon:\n%s", p, code, stdout, stderr, d.log())
+		}
+	}
+	_, body := httpGet(admin + "/v1/status")
+	var st web.Status
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range st.Profiles {
+		for _, l := range p.Links {
+			if l.State != "active" || l.Items == 0 {
+				t.Errorf("%s/%s = %+v", p.Name, l.Name, l)
+			}
+		}
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	if code := d.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("daemon exit %d", code)
+	}
+	if code := emu.stop(t, 10*time.Second); code != 0 {
+		t.Errorf("emulate exit %d", code)
 	}
 }
