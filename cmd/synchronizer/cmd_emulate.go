@@ -90,16 +90,12 @@ func cmdEmulate(args []string, stdout, stderr io.Writer) int {
 	printEmulators(stdout, cl, info)
 	printAccounts(stdout, ids, *users, *resources, *events)
 	if *autoConsent {
-		fmt.Fprintln(stdout, "Sign-in pages approve at once as the account in login_hint (curl -L URL/go completes consent).")
+		fmt.Fprintln(stdout, "Sign-in pages approve at once as the account in login_hint.")
 	} else {
 		fmt.Fprintln(stdout, "Sign-in pages show a form to approve or deny (-auto-consent approves at once).")
 	}
 	if cfgPath != "" {
-		fmt.Fprintf(stdout, "Configuration: %s (tenant emu, profiles emu-m365 and emu-google)\n", cfgPath)
-		fmt.Fprintf(stdout, "  synchronizer run -config %s\n", cfgPath)
-		fmt.Fprintf(stdout, "  synchronizer connect emu -config %s       # the SuperOffice system user (sign in as %s)\n", cfgPath, emulators.SuperOfficeAdmin)
-		fmt.Fprintf(stdout, "  synchronizer connect emugw -config %s     # Google resource calendars (sign in as %s)\n", cfgPath, emulators.GoogleAdmin)
-		fmt.Fprintf(stdout, "  synchronizer status -config %s\n", cfgPath)
+		printEmulateConfig(stdout, cfgPath, *autoConsent)
 	}
 	fmt.Fprintln(stdout, "Serving until interrupted (Ctrl-C).")
 	if f, ok := stdout.(*os.File); ok {
@@ -148,6 +144,23 @@ func writeEmulateConfig(cl *emulators.Cluster, out string, users, resources, lic
 		return "", err
 	}
 	return path, nil
+}
+
+// printEmulateConfig says how to run a daemon on the written configuration and
+// grant it access.
+func printEmulateConfig(w io.Writer, path string, autoConsent bool) {
+	fmt.Fprintf(w, "Configuration: %s (tenant emu, profiles emu-m365 and emu-google)\n", path)
+	fmt.Fprintf(w, "  synchronizer run -config %s\n", path)
+	fmt.Fprintf(w, "  synchronizer status -config %s\n", path)
+	fmt.Fprintf(w, "Access: the SuperOffice system user (synchronizer connect emu; sign in as %s), the Google admin\n", emulators.SuperOfficeAdmin)
+	fmt.Fprintf(w, "connection for resource calendars (synchronizer connect emugw; as %s), and an activation\n", emulators.GoogleAdmin)
+	fmt.Fprintln(w, "per Microsoft 365 link and Google user (synchronizer activate PROFILE LINK).")
+	if autoConsent {
+		fmt.Fprintln(w, "By script (the sign-in pages approve at once; curl keeps the consent cookie with -c):")
+		fmt.Fprintf(w, "  curl -sL -c /dev/null -o /dev/null \"$(synchronizer connect emu -config %s)/go?login_hint=%s\"\n", path, emulators.SuperOfficeAdmin)
+		fmt.Fprintf(w, "  curl -sL -c /dev/null -o /dev/null \"$(synchronizer connect emugw -config %s)/go\"\n", path)
+		fmt.Fprintf(w, "  curl -sL -c /dev/null -o /dev/null \"$(synchronizer activate emu-m365 user1 -config %s)/go\"   # and so on\n", path)
+	}
 }
 
 // freeLoopbackAddr picks a loopback port nobody listens on right now.
