@@ -294,6 +294,7 @@ func capabilitiesToPB(c Capabilities) *pb.Capabilities {
 		CorrelationLookup:  c.CorrelationLookup,
 		Directory:          c.Directory,
 		Licenses:           c.Licenses,
+		PushScope:          string(c.PushScope),
 	}
 }
 
@@ -305,6 +306,7 @@ func capabilitiesFromPB(c *pb.Capabilities) Capabilities {
 		CorrelationLookup:  c.GetCorrelationLookup(),
 		Directory:          c.GetDirectory(),
 		Licenses:           c.GetLicenses(),
+		PushScope:          PushScope(c.GetPushScope()),
 	}
 }
 

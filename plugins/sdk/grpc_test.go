@@ -46,7 +46,7 @@ func (f *fake) seen(ctx context.Context, args ...any) error {
 }
 
 func (f *fake) Info(ctx context.Context) (Info, error) {
-	return Info{Name: "fake", ProtocolVersion: ProtocolVersion, Capabilities: Capabilities{true, true, true, true, true, true}}, f.seen(ctx)
+	return Info{Name: "fake", ProtocolVersion: ProtocolVersion, Capabilities: Capabilities{true, true, true, true, true, true, PushScopeInstance}}, f.seen(ctx)
 }
 func (f *fake) Configure(ctx context.Context, instance string, settings map[string]string) error {
 	return f.seen(ctx, instance, settings)
@@ -193,7 +193,7 @@ func TestEveryFieldCrossesTheBoundary(t *testing.T) {
 	}
 
 	info, err := c.Info(ctx)
-	if err != nil || info.Name != "fake" || info.ProtocolVersion != ProtocolVersion || info.Capabilities != (Capabilities{true, true, true, true, true, true}) {
+	if err != nil || info.Name != "fake" || info.ProtocolVersion != ProtocolVersion || info.Capabilities != (Capabilities{true, true, true, true, true, true, PushScopeInstance}) {
 		t.Errorf("Info = %+v, %v", info, err)
 	}
 	spec, err := c.OAuth(ctx, OAuthRequest{Instance: "i", Purpose: PurposeAdmin, LoginHint: "h", RedirectURL: "http://127.0.0.1/cb"})

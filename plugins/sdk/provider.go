@@ -70,6 +70,9 @@ type Capabilities struct {
 	CorrelationLookup  bool // FindByCorrelation works
 	Directory          bool // LookupAccount works
 	Licenses           bool // Licenses works (the CRM side)
+	// PushScope says what one subscription covers when Push is set ("" means
+	// PushScopeAccount). See push.go.
+	PushScope PushScope
 }
 
 // Credential is the access credential a call carries. The host owns refresh; a

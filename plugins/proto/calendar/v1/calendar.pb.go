@@ -942,8 +942,12 @@ type Capabilities struct {
 	CorrelationLookup  bool                   `protobuf:"varint,4,opt,name=correlation_lookup,json=correlationLookup,proto3" json:"correlation_lookup,omitempty"`
 	Directory          bool                   `protobuf:"varint,5,opt,name=directory,proto3" json:"directory,omitempty"`
 	Licenses           bool                   `protobuf:"varint,6,opt,name=licenses,proto3" json:"licenses,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// push_scope says what one subscription covers: "account" (one per calendar or
+	// mailbox, the default when empty) or "instance" (one per configured instance
+	// covers every account, as a CRM tenant's webhook does).
+	PushScope     string `protobuf:"bytes,7,opt,name=push_scope,json=pushScope,proto3" json:"push_scope,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Capabilities) Reset() {
@@ -1016,6 +1020,13 @@ func (x *Capabilities) GetLicenses() bool {
 		return x.Licenses
 	}
 	return false
+}
+
+func (x *Capabilities) GetPushScope() string {
+	if x != nil {
+		return x.PushScope
+	}
+	return ""
 }
 
 type InfoResponse struct {
@@ -2338,6 +2349,533 @@ func (x *FindByCorrelationResponse) GetEvents() []*Event {
 	return nil
 }
 
+// Subscription is a change subscription as the service knows it.
+type Subscription struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`                                                                                 // Graph subscription id, Google channel id, webhook id
+	ResourceId    string                 `protobuf:"bytes,2,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`                                               // Google's resourceId; "" elsewhere
+	Expires       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires,proto3" json:"expires,omitempty"`                                                                       // unset: it does not expire
+	Extra         map[string]string      `protobuf:"bytes,4,rep,name=extra,proto3" json:"extra,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // provider facts to hand back later
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Subscription) Reset() {
+	*x = Subscription{}
+	mi := &file_calendar_v1_calendar_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Subscription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Subscription) ProtoMessage() {}
+
+func (x *Subscription) ProtoReflect() protoreflect.Message {
+	mi := &file_calendar_v1_calendar_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Subscription.ProtoReflect.Descriptor instead.
+func (*Subscription) Descriptor() ([]byte, []int) {
+	return file_calendar_v1_calendar_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *Subscription) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Subscription) GetResourceId() string {
+	if x != nil {
+		return x.ResourceId
+	}
+	return ""
+}
+
+func (x *Subscription) GetExpires() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Expires
+	}
+	return nil
+}
+
+func (x *Subscription) GetExtra() map[string]string {
+	if x != nil {
+		return x.Extra
+	}
+	return nil
+}
+
+type WatchRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Target *Target                `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	// url is where the service delivers notifications (the host's /notify/... URL).
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// secret is what the service echoes or signs with (clientState, channel token,
+	// webhook secret). It is never logged.
+	Secret string `protobuf:"bytes,3,opt,name=secret,proto3" json:"secret,omitempty"`
+	// expires is the expiry asked for; the provider caps it at the service's limit.
+	Expires *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires,proto3" json:"expires,omitempty"`
+	// current, when set, is the subscription to renew or repair.
+	Current       *Subscription `protobuf:"bytes,5,opt,name=current,proto3" json:"current,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_calendar_v1_calendar_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_calendar_v1_calendar_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_calendar_v1_calendar_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *WatchRequest) GetTarget() *Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *WatchRequest) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetExpires() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Expires
+	}
+	return nil
+}
+
+func (x *WatchRequest) GetCurrent() *Subscription {
+	if x != nil {
+		return x.Current
+	}
+	return nil
+}
+
+type WatchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscription  *Subscription          `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchResponse) Reset() {
+	*x = WatchResponse{}
+	mi := &file_calendar_v1_calendar_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchResponse) ProtoMessage() {}
+
+func (x *WatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_calendar_v1_calendar_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
+func (*WatchResponse) Descriptor() ([]byte, []int) {
+	return file_calendar_v1_calendar_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *WatchResponse) GetSubscription() *Subscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+type UnwatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Target        *Target                `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Subscription  *Subscription          `protobuf:"bytes,2,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnwatchRequest) Reset() {
+	*x = UnwatchRequest{}
+	mi := &file_calendar_v1_calendar_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnwatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnwatchRequest) ProtoMessage() {}
+
+func (x *UnwatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_calendar_v1_calendar_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnwatchRequest.ProtoReflect.Descriptor instead.
+func (*UnwatchRequest) Descriptor() ([]byte, []int) {
+	return file_calendar_v1_calendar_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *UnwatchRequest) GetTarget() *Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *UnwatchRequest) GetSubscription() *Subscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+type UnwatchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnwatchResponse) Reset() {
+	*x = UnwatchResponse{}
+	mi := &file_calendar_v1_calendar_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnwatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnwatchResponse) ProtoMessage() {}
+
+func (x *UnwatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_calendar_v1_calendar_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnwatchResponse.ProtoReflect.Descriptor instead.
+func (*UnwatchResponse) Descriptor() ([]byte, []int) {
+	return file_calendar_v1_calendar_proto_rawDescGZIP(), []int{39}
+}
+
+// Header is one HTTP header with every value it came with.
+type Header struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Values        []string               `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Header) Reset() {
+	*x = Header{}
+	mi := &file_calendar_v1_calendar_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Header) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Header) ProtoMessage() {}
+
+func (x *Header) ProtoReflect() protoreflect.Message {
+	mi := &file_calendar_v1_calendar_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Header.ProtoReflect.Descriptor instead.
+func (*Header) Descriptor() ([]byte, []int) {
+	return file_calendar_v1_calendar_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *Header) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Header) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type NotificationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instance      string                 `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	Method        string                 `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	Path          string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	Query         string                 `protobuf:"bytes,4,opt,name=query,proto3" json:"query,omitempty"` // the raw query string
+	Headers       []*Header              `protobuf:"bytes,5,rep,name=headers,proto3" json:"headers,omitempty"`
+	Body          []byte                 `protobuf:"bytes,6,opt,name=body,proto3" json:"body,omitempty"`
+	Secret        string                 `protobuf:"bytes,7,opt,name=secret,proto3" json:"secret,omitempty"`
+	Subscription  *Subscription          `protobuf:"bytes,8,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	Account       string                 `protobuf:"bytes,9,opt,name=account,proto3" json:"account,omitempty"` // the subscription's account; "" for an instance-wide one
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationRequest) Reset() {
+	*x = NotificationRequest{}
+	mi := &file_calendar_v1_calendar_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationRequest) ProtoMessage() {}
+
+func (x *NotificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_calendar_v1_calendar_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationRequest.ProtoReflect.Descriptor instead.
+func (*NotificationRequest) Descriptor() ([]byte, []int) {
+	return file_calendar_v1_calendar_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *NotificationRequest) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+func (x *NotificationRequest) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *NotificationRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *NotificationRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *NotificationRequest) GetHeaders() []*Header {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *NotificationRequest) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *NotificationRequest) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *NotificationRequest) GetSubscription() *Subscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+func (x *NotificationRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+type NotificationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        int32                  `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"` // the HTTP status to answer; 0 means 202
+	ContentType   string                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Body          []byte                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	Wake          bool                   `protobuf:"varint,4,opt,name=wake,proto3" json:"wake,omitempty"`          // something changed: run the links it serves
+	Accounts      []string               `protobuf:"bytes,5,rep,name=accounts,proto3" json:"accounts,omitempty"`   // narrows wake on an instance-wide subscription
+	Lifecycle     string                 `protobuf:"bytes,6,opt,name=lifecycle,proto3" json:"lifecycle,omitempty"` // "" | "renew" | "recreate" | "missed"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationResponse) Reset() {
+	*x = NotificationResponse{}
+	mi := &file_calendar_v1_calendar_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationResponse) ProtoMessage() {}
+
+func (x *NotificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_calendar_v1_calendar_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationResponse.ProtoReflect.Descriptor instead.
+func (*NotificationResponse) Descriptor() ([]byte, []int) {
+	return file_calendar_v1_calendar_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *NotificationResponse) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *NotificationResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *NotificationResponse) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *NotificationResponse) GetWake() bool {
+	if x != nil {
+		return x.Wake
+	}
+	return false
+}
+
+func (x *NotificationResponse) GetAccounts() []string {
+	if x != nil {
+		return x.Accounts
+	}
+	return nil
+}
+
+func (x *NotificationResponse) GetLifecycle() string {
+	if x != nil {
+		return x.Lifecycle
+	}
+	return ""
+}
+
 var File_calendar_v1_calendar_proto protoreflect.FileDescriptor
 
 const file_calendar_v1_calendar_proto_rawDesc = "" +
@@ -2425,7 +2963,7 @@ const file_calendar_v1_calendar_proto_rawDesc = "" +
 	"\x06Window\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\"\r\n" +
-	"\vInfoRequest\"\xdc\x01\n" +
+	"\vInfoRequest\"\xfb\x01\n" +
 	"\fCapabilities\x12/\n" +
 	"\x13incremental_changes\x18\x01 \x01(\bR\x12incrementalChanges\x12\x12\n" +
 	"\x04push\x18\x02 \x01(\bR\x04push\x12\x1e\n" +
@@ -2434,7 +2972,9 @@ const file_calendar_v1_calendar_proto_rawDesc = "" +
 	"recurrence\x12-\n" +
 	"\x12correlation_lookup\x18\x04 \x01(\bR\x11correlationLookup\x12\x1c\n" +
 	"\tdirectory\x18\x05 \x01(\bR\tdirectory\x12\x1a\n" +
-	"\blicenses\x18\x06 \x01(\bR\blicenses\"\x99\x01\n" +
+	"\blicenses\x18\x06 \x01(\bR\blicenses\x12\x1d\n" +
+	"\n" +
+	"push_scope\x18\a \x01(\tR\tpushScope\"\x99\x01\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
 	"\x10protocol_version\x18\x02 \x01(\x05R\x0fprotocolVersion\x12J\n" +
@@ -2527,7 +3067,49 @@ const file_calendar_v1_calendar_proto_rawDesc = "" +
 	"\x06target\x18\x01 \x01(\v2 .synchronizer.calendar.v1.TargetR\x06target\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\tR\rcorrelationId\"T\n" +
 	"\x19FindByCorrelationResponse\x127\n" +
-	"\x06events\x18\x01 \x03(\v2\x1f.synchronizer.calendar.v1.EventR\x06events*\xc1\x02\n" +
+	"\x06events\x18\x01 \x03(\v2\x1f.synchronizer.calendar.v1.EventR\x06events\"\xf8\x01\n" +
+	"\fSubscription\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
+	"\vresource_id\x18\x02 \x01(\tR\n" +
+	"resourceId\x124\n" +
+	"\aexpires\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aexpires\x12G\n" +
+	"\x05extra\x18\x04 \x03(\v21.synchronizer.calendar.v1.Subscription.ExtraEntryR\x05extra\x1a8\n" +
+	"\n" +
+	"ExtraEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xea\x01\n" +
+	"\fWatchRequest\x128\n" +
+	"\x06target\x18\x01 \x01(\v2 .synchronizer.calendar.v1.TargetR\x06target\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
+	"\x06secret\x18\x03 \x01(\tR\x06secret\x124\n" +
+	"\aexpires\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aexpires\x12@\n" +
+	"\acurrent\x18\x05 \x01(\v2&.synchronizer.calendar.v1.SubscriptionR\acurrent\"[\n" +
+	"\rWatchResponse\x12J\n" +
+	"\fsubscription\x18\x01 \x01(\v2&.synchronizer.calendar.v1.SubscriptionR\fsubscription\"\x96\x01\n" +
+	"\x0eUnwatchRequest\x128\n" +
+	"\x06target\x18\x01 \x01(\v2 .synchronizer.calendar.v1.TargetR\x06target\x12J\n" +
+	"\fsubscription\x18\x02 \x01(\v2&.synchronizer.calendar.v1.SubscriptionR\fsubscription\"\x11\n" +
+	"\x0fUnwatchResponse\"4\n" +
+	"\x06Header\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06values\x18\x02 \x03(\tR\x06values\"\xc1\x02\n" +
+	"\x13NotificationRequest\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\tR\binstance\x12\x16\n" +
+	"\x06method\x18\x02 \x01(\tR\x06method\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x14\n" +
+	"\x05query\x18\x04 \x01(\tR\x05query\x12:\n" +
+	"\aheaders\x18\x05 \x03(\v2 .synchronizer.calendar.v1.HeaderR\aheaders\x12\x12\n" +
+	"\x04body\x18\x06 \x01(\fR\x04body\x12\x16\n" +
+	"\x06secret\x18\a \x01(\tR\x06secret\x12J\n" +
+	"\fsubscription\x18\b \x01(\v2&.synchronizer.calendar.v1.SubscriptionR\fsubscription\x12\x18\n" +
+	"\aaccount\x18\t \x01(\tR\aaccount\"\xb3\x01\n" +
+	"\x14NotificationResponse\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\x05R\x06status\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\x12\x12\n" +
+	"\x04wake\x18\x04 \x01(\bR\x04wake\x12\x1a\n" +
+	"\baccounts\x18\x05 \x03(\tR\baccounts\x12\x1c\n" +
+	"\tlifecycle\x18\x06 \x01(\tR\tlifecycle*\xc1\x02\n" +
 	"\tErrorKind\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_KIND_NOT_FOUND\x10\x01\x12\"\n" +
@@ -2538,7 +3120,7 @@ const file_calendar_v1_calendar_proto_rawDesc = "" +
 	"\x1cERROR_KIND_PERMISSION_DENIED\x10\x06\x12\x1f\n" +
 	"\x1bERROR_KIND_INVALID_ARGUMENT\x10\a\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSUPPORTED\x10\b\x12\x18\n" +
-	"\x14ERROR_KIND_THROTTLED\x10\t2\xb6\t\n" +
+	"\x14ERROR_KIND_THROTTLED\x10\t2\xdf\v\n" +
 	"\x10CalendarProvider\x12U\n" +
 	"\x04Info\x12%.synchronizer.calendar.v1.InfoRequest\x1a&.synchronizer.calendar.v1.InfoResponse\x12d\n" +
 	"\tConfigure\x12*.synchronizer.calendar.v1.ConfigureRequest\x1a+.synchronizer.calendar.v1.ConfigureResponse\x12X\n" +
@@ -2551,7 +3133,10 @@ const file_calendar_v1_calendar_proto_rawDesc = "" +
 	"\x06Create\x12'.synchronizer.calendar.v1.CreateRequest\x1a(.synchronizer.calendar.v1.CreateResponse\x12[\n" +
 	"\x06Update\x12'.synchronizer.calendar.v1.UpdateRequest\x1a(.synchronizer.calendar.v1.UpdateResponse\x12[\n" +
 	"\x06Delete\x12'.synchronizer.calendar.v1.DeleteRequest\x1a(.synchronizer.calendar.v1.DeleteResponse\x12|\n" +
-	"\x11FindByCorrelation\x122.synchronizer.calendar.v1.FindByCorrelationRequest\x1a3.synchronizer.calendar.v1.FindByCorrelationResponseB3Z1synchronizer/plugins/proto/calendar/v1;calendarv1b\x06proto3"
+	"\x11FindByCorrelation\x122.synchronizer.calendar.v1.FindByCorrelationRequest\x1a3.synchronizer.calendar.v1.FindByCorrelationResponse\x12X\n" +
+	"\x05Watch\x12&.synchronizer.calendar.v1.WatchRequest\x1a'.synchronizer.calendar.v1.WatchResponse\x12^\n" +
+	"\aUnwatch\x12(.synchronizer.calendar.v1.UnwatchRequest\x1a).synchronizer.calendar.v1.UnwatchResponse\x12m\n" +
+	"\fNotification\x12-.synchronizer.calendar.v1.NotificationRequest\x1a..synchronizer.calendar.v1.NotificationResponseB3Z1synchronizer/plugins/proto/calendar/v1;calendarv1b\x06proto3"
 
 var (
 	file_calendar_v1_calendar_proto_rawDescOnce sync.Once
@@ -2566,7 +3151,7 @@ func file_calendar_v1_calendar_proto_rawDescGZIP() []byte {
 }
 
 var file_calendar_v1_calendar_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_calendar_v1_calendar_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_calendar_v1_calendar_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_calendar_v1_calendar_proto_goTypes = []any{
 	(ErrorKind)(0),                    // 0: synchronizer.calendar.v1.ErrorKind
 	(*Error)(nil),                     // 1: synchronizer.calendar.v1.Error
@@ -2604,36 +3189,45 @@ var file_calendar_v1_calendar_proto_goTypes = []any{
 	(*DeleteResponse)(nil),            // 33: synchronizer.calendar.v1.DeleteResponse
 	(*FindByCorrelationRequest)(nil),  // 34: synchronizer.calendar.v1.FindByCorrelationRequest
 	(*FindByCorrelationResponse)(nil), // 35: synchronizer.calendar.v1.FindByCorrelationResponse
-	nil,                               // 36: synchronizer.calendar.v1.Account.ExtraEntry
-	nil,                               // 37: synchronizer.calendar.v1.Event.ExtrasEntry
-	nil,                               // 38: synchronizer.calendar.v1.ConfigureRequest.SettingsEntry
-	nil,                               // 39: synchronizer.calendar.v1.OAuthResponse.ParamsEntry
-	nil,                               // 40: synchronizer.calendar.v1.TokenInfo.ExtraEntry
-	(*durationpb.Duration)(nil),       // 41: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 42: google.protobuf.Timestamp
+	(*Subscription)(nil),              // 36: synchronizer.calendar.v1.Subscription
+	(*WatchRequest)(nil),              // 37: synchronizer.calendar.v1.WatchRequest
+	(*WatchResponse)(nil),             // 38: synchronizer.calendar.v1.WatchResponse
+	(*UnwatchRequest)(nil),            // 39: synchronizer.calendar.v1.UnwatchRequest
+	(*UnwatchResponse)(nil),           // 40: synchronizer.calendar.v1.UnwatchResponse
+	(*Header)(nil),                    // 41: synchronizer.calendar.v1.Header
+	(*NotificationRequest)(nil),       // 42: synchronizer.calendar.v1.NotificationRequest
+	(*NotificationResponse)(nil),      // 43: synchronizer.calendar.v1.NotificationResponse
+	nil,                               // 44: synchronizer.calendar.v1.Account.ExtraEntry
+	nil,                               // 45: synchronizer.calendar.v1.Event.ExtrasEntry
+	nil,                               // 46: synchronizer.calendar.v1.ConfigureRequest.SettingsEntry
+	nil,                               // 47: synchronizer.calendar.v1.OAuthResponse.ParamsEntry
+	nil,                               // 48: synchronizer.calendar.v1.TokenInfo.ExtraEntry
+	nil,                               // 49: synchronizer.calendar.v1.Subscription.ExtraEntry
+	(*durationpb.Duration)(nil),       // 50: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 51: google.protobuf.Timestamp
 }
 var file_calendar_v1_calendar_proto_depIdxs = []int32{
 	0,  // 0: synchronizer.calendar.v1.Error.kind:type_name -> synchronizer.calendar.v1.ErrorKind
-	41, // 1: synchronizer.calendar.v1.Error.retry_after:type_name -> google.protobuf.Duration
-	41, // 2: synchronizer.calendar.v1.RequestRecord.duration:type_name -> google.protobuf.Duration
+	50, // 1: synchronizer.calendar.v1.Error.retry_after:type_name -> google.protobuf.Duration
+	50, // 2: synchronizer.calendar.v1.RequestRecord.duration:type_name -> google.protobuf.Duration
 	2,  // 3: synchronizer.calendar.v1.CallReport.requests:type_name -> synchronizer.calendar.v1.RequestRecord
 	4,  // 4: synchronizer.calendar.v1.Target.credential:type_name -> synchronizer.calendar.v1.Credential
-	36, // 5: synchronizer.calendar.v1.Account.extra:type_name -> synchronizer.calendar.v1.Account.ExtraEntry
-	42, // 6: synchronizer.calendar.v1.Event.original_start:type_name -> google.protobuf.Timestamp
-	42, // 7: synchronizer.calendar.v1.Event.start:type_name -> google.protobuf.Timestamp
-	42, // 8: synchronizer.calendar.v1.Event.end:type_name -> google.protobuf.Timestamp
+	44, // 5: synchronizer.calendar.v1.Account.extra:type_name -> synchronizer.calendar.v1.Account.ExtraEntry
+	51, // 6: synchronizer.calendar.v1.Event.original_start:type_name -> google.protobuf.Timestamp
+	51, // 7: synchronizer.calendar.v1.Event.start:type_name -> google.protobuf.Timestamp
+	51, // 8: synchronizer.calendar.v1.Event.end:type_name -> google.protobuf.Timestamp
 	7,  // 9: synchronizer.calendar.v1.Event.organizer:type_name -> synchronizer.calendar.v1.Attendee
 	7,  // 10: synchronizer.calendar.v1.Event.attendees:type_name -> synchronizer.calendar.v1.Attendee
-	42, // 11: synchronizer.calendar.v1.Event.created:type_name -> google.protobuf.Timestamp
-	42, // 12: synchronizer.calendar.v1.Event.updated:type_name -> google.protobuf.Timestamp
-	37, // 13: synchronizer.calendar.v1.Event.extras:type_name -> synchronizer.calendar.v1.Event.ExtrasEntry
-	42, // 14: synchronizer.calendar.v1.Window.start:type_name -> google.protobuf.Timestamp
-	42, // 15: synchronizer.calendar.v1.Window.end:type_name -> google.protobuf.Timestamp
+	51, // 11: synchronizer.calendar.v1.Event.created:type_name -> google.protobuf.Timestamp
+	51, // 12: synchronizer.calendar.v1.Event.updated:type_name -> google.protobuf.Timestamp
+	45, // 13: synchronizer.calendar.v1.Event.extras:type_name -> synchronizer.calendar.v1.Event.ExtrasEntry
+	51, // 14: synchronizer.calendar.v1.Window.start:type_name -> google.protobuf.Timestamp
+	51, // 15: synchronizer.calendar.v1.Window.end:type_name -> google.protobuf.Timestamp
 	11, // 16: synchronizer.calendar.v1.InfoResponse.capabilities:type_name -> synchronizer.calendar.v1.Capabilities
-	38, // 17: synchronizer.calendar.v1.ConfigureRequest.settings:type_name -> synchronizer.calendar.v1.ConfigureRequest.SettingsEntry
-	39, // 18: synchronizer.calendar.v1.OAuthResponse.params:type_name -> synchronizer.calendar.v1.OAuthResponse.ParamsEntry
-	42, // 19: synchronizer.calendar.v1.TokenInfo.expiry:type_name -> google.protobuf.Timestamp
-	40, // 20: synchronizer.calendar.v1.TokenInfo.extra:type_name -> synchronizer.calendar.v1.TokenInfo.ExtraEntry
+	46, // 17: synchronizer.calendar.v1.ConfigureRequest.settings:type_name -> synchronizer.calendar.v1.ConfigureRequest.SettingsEntry
+	47, // 18: synchronizer.calendar.v1.OAuthResponse.params:type_name -> synchronizer.calendar.v1.OAuthResponse.ParamsEntry
+	51, // 19: synchronizer.calendar.v1.TokenInfo.expiry:type_name -> google.protobuf.Timestamp
+	48, // 20: synchronizer.calendar.v1.TokenInfo.extra:type_name -> synchronizer.calendar.v1.TokenInfo.ExtraEntry
 	5,  // 21: synchronizer.calendar.v1.IdentifyRequest.target:type_name -> synchronizer.calendar.v1.Target
 	17, // 22: synchronizer.calendar.v1.IdentifyRequest.token:type_name -> synchronizer.calendar.v1.TokenInfo
 	6,  // 23: synchronizer.calendar.v1.IdentifyResponse.account:type_name -> synchronizer.calendar.v1.Account
@@ -2654,35 +3248,51 @@ var file_calendar_v1_calendar_proto_depIdxs = []int32{
 	5,  // 38: synchronizer.calendar.v1.DeleteRequest.target:type_name -> synchronizer.calendar.v1.Target
 	5,  // 39: synchronizer.calendar.v1.FindByCorrelationRequest.target:type_name -> synchronizer.calendar.v1.Target
 	8,  // 40: synchronizer.calendar.v1.FindByCorrelationResponse.events:type_name -> synchronizer.calendar.v1.Event
-	10, // 41: synchronizer.calendar.v1.CalendarProvider.Info:input_type -> synchronizer.calendar.v1.InfoRequest
-	13, // 42: synchronizer.calendar.v1.CalendarProvider.Configure:input_type -> synchronizer.calendar.v1.ConfigureRequest
-	15, // 43: synchronizer.calendar.v1.CalendarProvider.OAuth:input_type -> synchronizer.calendar.v1.OAuthRequest
-	18, // 44: synchronizer.calendar.v1.CalendarProvider.Identify:input_type -> synchronizer.calendar.v1.IdentifyRequest
-	20, // 45: synchronizer.calendar.v1.CalendarProvider.LookupAccount:input_type -> synchronizer.calendar.v1.LookupAccountRequest
-	22, // 46: synchronizer.calendar.v1.CalendarProvider.Licenses:input_type -> synchronizer.calendar.v1.LicensesRequest
-	24, // 47: synchronizer.calendar.v1.CalendarProvider.ListChanges:input_type -> synchronizer.calendar.v1.ListChangesRequest
-	26, // 48: synchronizer.calendar.v1.CalendarProvider.Get:input_type -> synchronizer.calendar.v1.GetRequest
-	28, // 49: synchronizer.calendar.v1.CalendarProvider.Create:input_type -> synchronizer.calendar.v1.CreateRequest
-	30, // 50: synchronizer.calendar.v1.CalendarProvider.Update:input_type -> synchronizer.calendar.v1.UpdateRequest
-	32, // 51: synchronizer.calendar.v1.CalendarProvider.Delete:input_type -> synchronizer.calendar.v1.DeleteRequest
-	34, // 52: synchronizer.calendar.v1.CalendarProvider.FindByCorrelation:input_type -> synchronizer.calendar.v1.FindByCorrelationRequest
-	12, // 53: synchronizer.calendar.v1.CalendarProvider.Info:output_type -> synchronizer.calendar.v1.InfoResponse
-	14, // 54: synchronizer.calendar.v1.CalendarProvider.Configure:output_type -> synchronizer.calendar.v1.ConfigureResponse
-	16, // 55: synchronizer.calendar.v1.CalendarProvider.OAuth:output_type -> synchronizer.calendar.v1.OAuthResponse
-	19, // 56: synchronizer.calendar.v1.CalendarProvider.Identify:output_type -> synchronizer.calendar.v1.IdentifyResponse
-	21, // 57: synchronizer.calendar.v1.CalendarProvider.LookupAccount:output_type -> synchronizer.calendar.v1.LookupAccountResponse
-	23, // 58: synchronizer.calendar.v1.CalendarProvider.Licenses:output_type -> synchronizer.calendar.v1.LicensesResponse
-	25, // 59: synchronizer.calendar.v1.CalendarProvider.ListChanges:output_type -> synchronizer.calendar.v1.ListChangesResponse
-	27, // 60: synchronizer.calendar.v1.CalendarProvider.Get:output_type -> synchronizer.calendar.v1.GetResponse
-	29, // 61: synchronizer.calendar.v1.CalendarProvider.Create:output_type -> synchronizer.calendar.v1.CreateResponse
-	31, // 62: synchronizer.calendar.v1.CalendarProvider.Update:output_type -> synchronizer.calendar.v1.UpdateResponse
-	33, // 63: synchronizer.calendar.v1.CalendarProvider.Delete:output_type -> synchronizer.calendar.v1.DeleteResponse
-	35, // 64: synchronizer.calendar.v1.CalendarProvider.FindByCorrelation:output_type -> synchronizer.calendar.v1.FindByCorrelationResponse
-	53, // [53:65] is the sub-list for method output_type
-	41, // [41:53] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	51, // 41: synchronizer.calendar.v1.Subscription.expires:type_name -> google.protobuf.Timestamp
+	49, // 42: synchronizer.calendar.v1.Subscription.extra:type_name -> synchronizer.calendar.v1.Subscription.ExtraEntry
+	5,  // 43: synchronizer.calendar.v1.WatchRequest.target:type_name -> synchronizer.calendar.v1.Target
+	51, // 44: synchronizer.calendar.v1.WatchRequest.expires:type_name -> google.protobuf.Timestamp
+	36, // 45: synchronizer.calendar.v1.WatchRequest.current:type_name -> synchronizer.calendar.v1.Subscription
+	36, // 46: synchronizer.calendar.v1.WatchResponse.subscription:type_name -> synchronizer.calendar.v1.Subscription
+	5,  // 47: synchronizer.calendar.v1.UnwatchRequest.target:type_name -> synchronizer.calendar.v1.Target
+	36, // 48: synchronizer.calendar.v1.UnwatchRequest.subscription:type_name -> synchronizer.calendar.v1.Subscription
+	41, // 49: synchronizer.calendar.v1.NotificationRequest.headers:type_name -> synchronizer.calendar.v1.Header
+	36, // 50: synchronizer.calendar.v1.NotificationRequest.subscription:type_name -> synchronizer.calendar.v1.Subscription
+	10, // 51: synchronizer.calendar.v1.CalendarProvider.Info:input_type -> synchronizer.calendar.v1.InfoRequest
+	13, // 52: synchronizer.calendar.v1.CalendarProvider.Configure:input_type -> synchronizer.calendar.v1.ConfigureRequest
+	15, // 53: synchronizer.calendar.v1.CalendarProvider.OAuth:input_type -> synchronizer.calendar.v1.OAuthRequest
+	18, // 54: synchronizer.calendar.v1.CalendarProvider.Identify:input_type -> synchronizer.calendar.v1.IdentifyRequest
+	20, // 55: synchronizer.calendar.v1.CalendarProvider.LookupAccount:input_type -> synchronizer.calendar.v1.LookupAccountRequest
+	22, // 56: synchronizer.calendar.v1.CalendarProvider.Licenses:input_type -> synchronizer.calendar.v1.LicensesRequest
+	24, // 57: synchronizer.calendar.v1.CalendarProvider.ListChanges:input_type -> synchronizer.calendar.v1.ListChangesRequest
+	26, // 58: synchronizer.calendar.v1.CalendarProvider.Get:input_type -> synchronizer.calendar.v1.GetRequest
+	28, // 59: synchronizer.calendar.v1.CalendarProvider.Create:input_type -> synchronizer.calendar.v1.CreateRequest
+	30, // 60: synchronizer.calendar.v1.CalendarProvider.Update:input_type -> synchronizer.calendar.v1.UpdateRequest
+	32, // 61: synchronizer.calendar.v1.CalendarProvider.Delete:input_type -> synchronizer.calendar.v1.DeleteRequest
+	34, // 62: synchronizer.calendar.v1.CalendarProvider.FindByCorrelation:input_type -> synchronizer.calendar.v1.FindByCorrelationRequest
+	37, // 63: synchronizer.calendar.v1.CalendarProvider.Watch:input_type -> synchronizer.calendar.v1.WatchRequest
+	39, // 64: synchronizer.calendar.v1.CalendarProvider.Unwatch:input_type -> synchronizer.calendar.v1.UnwatchRequest
+	42, // 65: synchronizer.calendar.v1.CalendarProvider.Notification:input_type -> synchronizer.calendar.v1.NotificationRequest
+	12, // 66: synchronizer.calendar.v1.CalendarProvider.Info:output_type -> synchronizer.calendar.v1.InfoResponse
+	14, // 67: synchronizer.calendar.v1.CalendarProvider.Configure:output_type -> synchronizer.calendar.v1.ConfigureResponse
+	16, // 68: synchronizer.calendar.v1.CalendarProvider.OAuth:output_type -> synchronizer.calendar.v1.OAuthResponse
+	19, // 69: synchronizer.calendar.v1.CalendarProvider.Identify:output_type -> synchronizer.calendar.v1.IdentifyResponse
+	21, // 70: synchronizer.calendar.v1.CalendarProvider.LookupAccount:output_type -> synchronizer.calendar.v1.LookupAccountResponse
+	23, // 71: synchronizer.calendar.v1.CalendarProvider.Licenses:output_type -> synchronizer.calendar.v1.LicensesResponse
+	25, // 72: synchronizer.calendar.v1.CalendarProvider.ListChanges:output_type -> synchronizer.calendar.v1.ListChangesResponse
+	27, // 73: synchronizer.calendar.v1.CalendarProvider.Get:output_type -> synchronizer.calendar.v1.GetResponse
+	29, // 74: synchronizer.calendar.v1.CalendarProvider.Create:output_type -> synchronizer.calendar.v1.CreateResponse
+	31, // 75: synchronizer.calendar.v1.CalendarProvider.Update:output_type -> synchronizer.calendar.v1.UpdateResponse
+	33, // 76: synchronizer.calendar.v1.CalendarProvider.Delete:output_type -> synchronizer.calendar.v1.DeleteResponse
+	35, // 77: synchronizer.calendar.v1.CalendarProvider.FindByCorrelation:output_type -> synchronizer.calendar.v1.FindByCorrelationResponse
+	38, // 78: synchronizer.calendar.v1.CalendarProvider.Watch:output_type -> synchronizer.calendar.v1.WatchResponse
+	40, // 79: synchronizer.calendar.v1.CalendarProvider.Unwatch:output_type -> synchronizer.calendar.v1.UnwatchResponse
+	43, // 80: synchronizer.calendar.v1.CalendarProvider.Notification:output_type -> synchronizer.calendar.v1.NotificationResponse
+	66, // [66:81] is the sub-list for method output_type
+	51, // [51:66] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_calendar_v1_calendar_proto_init() }
@@ -2696,7 +3306,7 @@ func file_calendar_v1_calendar_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_calendar_v1_calendar_proto_rawDesc), len(file_calendar_v1_calendar_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   40,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

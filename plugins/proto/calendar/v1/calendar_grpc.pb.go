@@ -56,6 +56,9 @@ const (
 	CalendarProvider_Update_FullMethodName            = "/synchronizer.calendar.v1.CalendarProvider/Update"
 	CalendarProvider_Delete_FullMethodName            = "/synchronizer.calendar.v1.CalendarProvider/Delete"
 	CalendarProvider_FindByCorrelation_FullMethodName = "/synchronizer.calendar.v1.CalendarProvider/FindByCorrelation"
+	CalendarProvider_Watch_FullMethodName             = "/synchronizer.calendar.v1.CalendarProvider/Watch"
+	CalendarProvider_Unwatch_FullMethodName           = "/synchronizer.calendar.v1.CalendarProvider/Unwatch"
+	CalendarProvider_Notification_FullMethodName      = "/synchronizer.calendar.v1.CalendarProvider/Notification"
 )
 
 // CalendarProviderClient is the client API for CalendarProvider service.
@@ -88,6 +91,13 @@ type CalendarProviderClient interface {
 	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
 	// FindByCorrelation returns every item carrying a correlation id.
 	FindByCorrelation(ctx context.Context, in *FindByCorrelationRequest, opts ...grpc.CallOption) (*FindByCorrelationResponse, error)
+	// Push (Capabilities.push). Watch creates a change subscription, or renews the
+	// one given in the request; Unwatch removes one; Notification judges one HTTP
+	// request the service sent to the host's notification URL and says what to
+	// answer and whom to wake. The host calls them only when push is announced.
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (*WatchResponse, error)
+	Unwatch(ctx context.Context, in *UnwatchRequest, opts ...grpc.CallOption) (*UnwatchResponse, error)
+	Notification(ctx context.Context, in *NotificationRequest, opts ...grpc.CallOption) (*NotificationResponse, error)
 }
 
 type calendarProviderClient struct {
@@ -218,6 +228,36 @@ func (c *calendarProviderClient) FindByCorrelation(ctx context.Context, in *Find
 	return out, nil
 }
 
+func (c *calendarProviderClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (*WatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WatchResponse)
+	err := c.cc.Invoke(ctx, CalendarProvider_Watch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarProviderClient) Unwatch(ctx context.Context, in *UnwatchRequest, opts ...grpc.CallOption) (*UnwatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnwatchResponse)
+	err := c.cc.Invoke(ctx, CalendarProvider_Unwatch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *calendarProviderClient) Notification(ctx context.Context, in *NotificationRequest, opts ...grpc.CallOption) (*NotificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NotificationResponse)
+	err := c.cc.Invoke(ctx, CalendarProvider_Notification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CalendarProviderServer is the server API for CalendarProvider service.
 // All implementations must embed UnimplementedCalendarProviderServer
 // for forward compatibility.
@@ -248,6 +288,13 @@ type CalendarProviderServer interface {
 	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
 	// FindByCorrelation returns every item carrying a correlation id.
 	FindByCorrelation(context.Context, *FindByCorrelationRequest) (*FindByCorrelationResponse, error)
+	// Push (Capabilities.push). Watch creates a change subscription, or renews the
+	// one given in the request; Unwatch removes one; Notification judges one HTTP
+	// request the service sent to the host's notification URL and says what to
+	// answer and whom to wake. The host calls them only when push is announced.
+	Watch(context.Context, *WatchRequest) (*WatchResponse, error)
+	Unwatch(context.Context, *UnwatchRequest) (*UnwatchResponse, error)
+	Notification(context.Context, *NotificationRequest) (*NotificationResponse, error)
 	mustEmbedUnimplementedCalendarProviderServer()
 }
 
@@ -293,6 +340,15 @@ func (UnimplementedCalendarProviderServer) Delete(context.Context, *DeleteReques
 }
 func (UnimplementedCalendarProviderServer) FindByCorrelation(context.Context, *FindByCorrelationRequest) (*FindByCorrelationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FindByCorrelation not implemented")
+}
+func (UnimplementedCalendarProviderServer) Watch(context.Context, *WatchRequest) (*WatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedCalendarProviderServer) Unwatch(context.Context, *UnwatchRequest) (*UnwatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Unwatch not implemented")
+}
+func (UnimplementedCalendarProviderServer) Notification(context.Context, *NotificationRequest) (*NotificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Notification not implemented")
 }
 func (UnimplementedCalendarProviderServer) mustEmbedUnimplementedCalendarProviderServer() {}
 func (UnimplementedCalendarProviderServer) testEmbeddedByValue()                          {}
@@ -531,6 +587,60 @@ func _CalendarProvider_FindByCorrelation_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalendarProvider_Watch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarProviderServer).Watch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarProvider_Watch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarProviderServer).Watch(ctx, req.(*WatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarProvider_Unwatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnwatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarProviderServer).Unwatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarProvider_Unwatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarProviderServer).Unwatch(ctx, req.(*UnwatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CalendarProvider_Notification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarProviderServer).Notification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarProvider_Notification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarProviderServer).Notification(ctx, req.(*NotificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CalendarProvider_ServiceDesc is the grpc.ServiceDesc for CalendarProvider service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -585,6 +695,18 @@ var CalendarProvider_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FindByCorrelation",
 			Handler:    _CalendarProvider_FindByCorrelation_Handler,
+		},
+		{
+			MethodName: "Watch",
+			Handler:    _CalendarProvider_Watch_Handler,
+		},
+		{
+			MethodName: "Unwatch",
+			Handler:    _CalendarProvider_Unwatch_Handler,
+		},
+		{
+			MethodName: "Notification",
+			Handler:    _CalendarProvider_Notification_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
