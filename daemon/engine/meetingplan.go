@@ -547,9 +547,16 @@ func (r *run) translate(ev *sdk.Event, from Side, role Role) {
 		if role == RoleOrganizer && a.Type == sdk.AttendeeResource && a.Response == sdk.ResponseDeclined {
 			continue // a room that declined is not booked on the other side
 		}
-		if na, ok := mapOne(a); ok {
-			out = append(out, na)
+		na, ok := mapOne(a)
+		if !ok {
+			continue
 		}
+		if role == RoleOrganizer {
+			// Attendees answer for themselves over there (a room by its own
+			// booking rules): the organizer's write does not answer for them.
+			na.Response = sdk.ResponseNone
+		}
+		out = append(out, na)
 	}
 	ev.Attendees = out
 }

@@ -69,8 +69,8 @@ func TestTranslate(t *testing.T) {
 		{"superoffice to calendar", soMeeting, SuperOffice, RoleOrganizer, sdk.Event{
 			Organizer: sdk.Attendee{AccountID: "alice@cal.example", Email: "alice@cal.example", Response: sdk.ResponseOrganizer},
 			Attendees: []sdk.Attendee{
-				{AccountID: "room1@cal.example", Email: "room1@cal.example", Name: "Room 1", Type: sdk.AttendeeResource, Response: sdk.ResponseAccepted},
-				{Email: "carol@crm.example", Name: "Carol"},
+				{AccountID: "room1@cal.example", Email: "room1@cal.example", Name: "Room 1", Type: sdk.AttendeeResource, Response: sdk.ResponseNone},
+				{Email: "carol@crm.example", Name: "Carol", Response: sdk.ResponseNone},
 			},
 			IsOrganizer: true, Response: sdk.ResponseOrganizer}},
 		{"calendar to superoffice, a room that declined is not booked", sdk.Event{
@@ -79,7 +79,7 @@ func TestTranslate(t *testing.T) {
 				{Email: "guest@elsewhere.example", AccountID: "graph-id"}},
 		}, Calendar, RoleOrganizer, sdk.Event{
 			Organizer: sdk.Attendee{AccountID: "5", Email: "alice@crm.example"},
-			Attendees: []sdk.Attendee{{Email: "guest@elsewhere.example"}},
+			Attendees: []sdk.Attendee{{Email: "guest@elsewhere.example", Response: sdk.ResponseNone}},
 		}},
 		{"a declined room stays on a participant's copy", sdk.Event{
 			Attendees: []sdk.Attendee{{Email: "room1@cal.example", Type: sdk.AttendeeResource, Response: sdk.ResponseDeclined}},

@@ -324,6 +324,7 @@ func fromEventIn(ev sdk.Event, update bool, calID string) (*calendar.Event, erro
 			if a.Email == "" || a.Response == sdk.ResponseOrganizer && strings.EqualFold(a.Email, ev.Organizer.Email) {
 				continue
 			}
+			// Update keeps the answers Google already holds (see Update).
 			ga := &calendar.EventAttendee{Email: a.Email, DisplayName: a.Name, ResponseStatus: responseStatus(a.Response)}
 			switch a.Type {
 			case sdk.AttendeeOptional:

@@ -208,9 +208,9 @@ func (p *Provider) Update(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 	if err != nil {
 		return sdk.Event{}, err
 	}
+	var cur *calendar.Event
 	if ev.Kind != sdk.KindException && (len(ev.Attendees) > 0 || ev.Organizer.Email != "" || ev.Response != "") {
-		cur, err := c.get(ctx, ev.ID)
-		if err != nil {
+		if cur, err = c.get(ctx, ev.ID); err != nil {
 			return sdk.Event{}, fmt.Errorf("google: update %s of %s: %w", ev.ID, c.calendar, err)
 		}
 		if invited(cur, c.calendar) {
@@ -224,6 +224,18 @@ func (p *Provider) Update(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 	body, err := fromEventIn(ev, true, c.calendar)
 	if err != nil {
 		return sdk.Event{}, fmt.Errorf("google: update %s of %s: %w", ev.ID, c.calendar, err)
+	}
+	if cur != nil && body.Attendees != nil {
+		// The attendees' own answers stay as Google has them.
+		held := map[string]string{}
+		for _, a := range cur.Attendees {
+			held[strings.ToLower(a.Email)] = a.ResponseStatus
+		}
+		for _, a := range body.Attendees {
+			if st, ok := held[strings.ToLower(a.Email)]; ok && st != "" {
+				a.ResponseStatus = st
+			}
+		}
 	}
 	if ev.CorrelationID == "" {
 		body.ExtendedProperties = nil // leave whatever tag the item has

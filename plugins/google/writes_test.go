@@ -385,3 +385,50 @@ func TestCopyOfAnotherOrganizersMeetingHasNoAttendees(t *testing.T) {
 		t.Fatalf("user2 got %d events from a copy", len(r.events))
 	}
 }
+
+// The organizer's update keeps the answers the attendees gave in Google.
+func TestOrganizersUpdateKeepsAnswers(t *testing.T) {
+	e := newEnv(t, gcaltest.Options{}, Options{})
+	ctx := context.Background()
+	org, guest := gcaltest.UserEmail(1), gcaltest.UserEmail(2)
+	in := single("Planning", t0.Add(30*time.Hour), time.Hour)
+	in.IsOrganizer = true
+	in.Attendees = []sdk.Attendee{{Email: guest, Type: sdk.AttendeeRequired}}
+	meet, err := e.p.Create(ctx, e.target(org), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := e.p.Get(ctx, e.target(guest), meet.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Response = sdk.ResponseAccepted
+	if _, err := e.p.Update(ctx, e.target(guest), cp); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := e.p.Get(ctx, e.target(org), meet.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := cur
+	moved.Start, moved.End = cur.Start.Add(time.Hour), cur.End.Add(time.Hour)
+	moved.Attendees = []sdk.Attendee{{Email: guest, Type: sdk.AttendeeRequired, Response: sdk.ResponseNone},
+		{Email: gcaltest.ResourceEmail(1), Type: sdk.AttendeeResource, Response: sdk.ResponseNone}}
+	out, err := e.p.Update(ctx, e.target(org), moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := map[string]sdk.Response{}
+	for _, a := range out.Attendees {
+		answers[a.Email] = a.Response
+	}
+	if answers[guest] != sdk.ResponseAccepted {
+		t.Errorf("the guest's answer after the organizer's update: %s", answers[guest])
+	}
+	if _, ok := answers[gcaltest.ResourceEmail(1)]; !ok {
+		t.Errorf("the added room is missing: %+v", out.Attendees)
+	}
+	if st := e.stats(); st.MailsSent != 0 {
+		t.Fatalf("mailed %d", st.MailsSent)
+	}
+}

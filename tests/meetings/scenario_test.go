@@ -500,3 +500,28 @@ func TestDeclinedBeforeTheFirstSync(t *testing.T) {
 			want(bob, cal, bobCopies, sdk.ResponseDeclined), want(room, so, 1, sdk.ResponseAccepted), want(room, cal, 1, sdk.ResponseAccepted))
 	})
 }
+
+// Room 1 is booked twice in SuperOffice (which allows it). In Google the room
+// declines the second booking, and the decline comes back to the room's row of it
+// in SuperOffice; in Microsoft 365 the room's link writes the booking into the
+// room's calendar itself, where Exchange's booking rules do not apply, so both
+// bookings stand (as they do in SuperOffice).
+func TestRoomBookedTwiceInSuperOffice(t *testing.T) {
+	eachWorld(t, func(t *testing.T, kind string, seed uint64) {
+		w := newWorld(t, kind, seed)
+		start := time.Date(2026, 4, 2, 9, 0, 0, 0, time.UTC)
+		w.newMeeting("Kickoff", start, time.Hour)
+		w.settle("first")
+		clash := start.Add(30 * time.Minute)
+		w.soCreate(bob, sdk.Event{Title: "Clash", Start: clash, End: clash.Add(time.Hour), TimeZone: "UTC",
+			Attendees: []sdk.Attendee{{AccountID: strconv.Itoa(w.assoc[room]), Type: sdk.AttendeeResource}}})
+		w.settle("second")
+		answer := sdk.ResponseDeclined
+		if kind == "m365" {
+			answer = sdk.ResponseAccepted
+		}
+		w.expect("second", "Clash", clash, time.Hour, want(bob, so, 1, sdk.ResponseOrganizer), want(bob, cal, 1, ""),
+			want(room, so, 1, answer), want(room, cal, 1, answer))
+		w.expect("second", "Kickoff", start, time.Hour, want(room, so, 1, sdk.ResponseAccepted), want(room, cal, 1, sdk.ResponseAccepted))
+	})
+}
