@@ -422,13 +422,13 @@ func TestFlapGuardQuarantinesAMeeting(t *testing.T) {
 		w.settle("created")
 		w.quarantineOK = true
 		reverts := 0
-		for i := 0; i < 12 && len(w.obs.QuarantinedPairs) == 0; i++ {
+		for i := 0; i < 12 && len(w.obs.quarantined()) == 0; i++ {
 			w.calMove(alice, w.calFind(alice, title, start), time.Duration(i+1)*time.Minute)
 			res := w.settle(fmt.Sprintf("move %d", i+1))
 			reverts += res.count(cal, engine.OpUpdate)
 		}
-		if len(w.obs.QuarantinedPairs) != 1 {
-			t.Fatalf("quarantined %v after %d write-backs", w.obs.QuarantinedPairs, reverts)
+		if len(w.obs.quarantined()) != 1 {
+			t.Fatalf("quarantined %v after %d write-backs", w.obs.quarantined(), reverts)
 		}
 		if reverts < 5 || reverts > 10 {
 			t.Errorf("%d write-backs before the quarantine, want each edit written back once up to the guard", reverts)

@@ -36,7 +36,6 @@ import (
 	"google.golang.org/api/option"
 
 	"synchronizer/daemon/engine"
-	"synchronizer/daemon/engine/enginetest"
 	"synchronizer/plugins/google"
 	"synchronizer/plugins/google/gcaltest"
 	"synchronizer/plugins/m365"
@@ -127,7 +126,7 @@ type world struct {
 	soEmail map[string]string
 
 	store    *engine.MemStore
-	obs      *enginetest.RecObserver
+	obs      *observer
 	eng      *engine.Engine
 	links    map[string]engine.Link
 	meetings *engine.Meetings
@@ -243,7 +242,7 @@ func (w *world) start() {
 		}
 		w.calp = p
 	}
-	w.obs = enginetest.NewRecObserver()
+	w.obs = &observer{}
 	eng, err := engine.New(engine.Config{Store: w.store, Observer: w.obs, Now: w.clk.Now,
 		Sleep: w.clk.sleep, FullEvery: -1})
 	if err != nil {
@@ -364,7 +363,7 @@ func (w *world) settle(step string) settleResult {
 			if so1 != so0 || cal1 != cal0 {
 				w.t.Errorf("%s: sync writes mailed: superoffice %d, %s %d (seed %d)", step, so1-so0, w.kind, cal1-cal0, w.seed)
 			}
-			if q := w.obs.QuarantinedPairs; len(q) > 0 && !w.quarantineOK {
+			if q := w.obs.quarantined(); len(q) > 0 && !w.quarantineOK {
 				w.t.Errorf("%s: pairs quarantined: %v", step, q)
 			}
 			w.dump(step)
@@ -952,4 +951,23 @@ func occurrenceStarts(m sdk.Event, evs []sdk.Event, until time.Time) ([]time.Tim
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
 	return out, nil
+}
+
+// observer keeps the pairs the engine quarantined.
+type observer struct {
+	engine.NopObserver
+	mu               sync.Mutex
+	QuarantinedPairs []string
+}
+
+func (o *observer) Quarantined(_, _, pair string) {
+	o.mu.Lock()
+	o.QuarantinedPairs = append(o.QuarantinedPairs, pair)
+	o.mu.Unlock()
+}
+
+func (o *observer) quarantined() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.QuarantinedPairs...)
 }
