@@ -29,6 +29,9 @@ type calendar struct {
 	// removed maps the id of a deleted item to the sequence of its deletion, so an
 	// incremental read can report it.
 	removed map[string]uint64
+	// changed is called (with the provider's mutex held) on every write, for
+	// push notifications (push.go); nil when nobody listens.
+	changed func()
 }
 
 type stored struct {
@@ -114,6 +117,9 @@ func (cal *calendar) sortedIDs() []string {
 
 func (cal *calendar) nextSeq() uint64 {
 	cal.seq++
+	if cal.changed != nil {
+		cal.changed()
+	}
 	return cal.seq
 }
 

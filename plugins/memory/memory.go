@@ -56,6 +56,7 @@ type Provider struct {
 	epoch     uint64
 	hook      Hook
 	now       func() time.Time
+	push      pushState // push.go
 }
 
 var _ sdk.Provider = (*Provider)(nil)
@@ -162,6 +163,7 @@ func (p *Provider) cal(k calKey) *calendar {
 	c, ok := p.calendars[k]
 	if !ok {
 		c = newCalendar(k)
+		c.changed = func() { p.changedLocked(k) }
 		p.calendars[k] = c
 	}
 	return c
@@ -226,6 +228,7 @@ func (p *Provider) Info(ctx context.Context) (sdk.Info, error) {
 				CorrelationLookup:  true,
 				Directory:          true,
 				Licenses:           true,
+				Push:               true,
 			},
 		}
 		return nil

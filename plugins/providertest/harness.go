@@ -4,7 +4,8 @@
 // series keep their exceptions and cancelled occurrences, instants stay exact
 // across time zones and DST, all-day stays all-day, paging returns everything once,
 // incremental reads report edits and deletes, expired cursors ask for a full sync,
-// versions are preconditions, correlation ids are found again, throttling carries
+// push notifications (where announced) wake the changed account and refuse a
+// wrong secret, versions are preconditions, correlation ids are found again, throttling carries
 // its retry hint, a bad token is "unauthenticated", and garbage from the service
 // is a clean error rather than an empty calendar.
 //
@@ -108,6 +109,10 @@ type Harness struct {
 	// the service must report request records to the host (sdk.WithRecorder).
 	// Checks that need no service, like Info, are not held to it.
 	MakesHTTPRequests bool
+
+	// PushWait bounds how long the Push check waits for a notification to arrive
+	// (the check runs only when Info announces Capabilities.Push). [10s]
+	PushWait time.Duration
 
 	// Skip names checks (subtest paths below Run, like "Paging" or
 	// "RoundTrip/meeting") that are skipped, with the reason.

@@ -29,6 +29,9 @@ func Run(t *testing.T, h Harness) {
 	if h.PageSize <= 0 {
 		h.PageSize = 5
 	}
+	if h.PushWait <= 0 {
+		h.PushWait = 10 * time.Second
+	}
 	s := &suite{h: h, root: t.Name()}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -53,6 +56,7 @@ func Run(t *testing.T, h Harness) {
 		{"Throttled", s.throttled, false},
 		{"Unauthenticated", s.unauthenticated, false},
 		{"BadResponses", s.badResponses, false},
+		{"Push", s.push, false},
 	}
 	for _, c := range checks {
 		if c.local {
