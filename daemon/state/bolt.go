@@ -20,6 +20,7 @@ package state
 //	pairs/    bucket  reserved for the sync engine (syncstore.go): item pairs per link
 //	cursors/  bucket  reserved for the sync engine: incremental cursors per link and side
 //	intents/  bucket  reserved for the sync engine: write intents per link
+//	push/     bucket  made on first use (push.go): change subscriptions by path token
 //
 // Migrations: meta/version says which schema the file has. Open runs every
 // migration above it in one write transaction, after copying the file to

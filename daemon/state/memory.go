@@ -18,6 +18,7 @@ type Memory struct {
 	tenants     map[string]Tenant
 	tokens      map[TokenKey]Token
 	activations map[string]Activation
+	push        map[string]PushSubscription // push.go
 	closed      bool
 }
 
