@@ -303,8 +303,23 @@ func accountID(t sdk.Target) (int, error) {
 	return id, nil
 }
 
-// ListChanges implements sdk.Provider.
+// ListChanges implements sdk.Provider. Appointments this provider created but
+// could not mark nor remove (orphans.go) are left out.
 func (p *Provider) ListChanges(ctx context.Context, t sdk.Target, req sdk.ChangesRequest) (sdk.Changes, error) {
+	in, err := p.instance(t.Instance)
+	if err != nil {
+		return sdk.Changes{}, err
+	}
+	in.reapOrphans(ctx, t)
+	ch, err := p.listChanges(ctx, t, req)
+	if err != nil {
+		return ch, err
+	}
+	ch.Events = in.withoutOrphans(t.Account, ch.Events)
+	return ch, nil
+}
+
+func (p *Provider) listChanges(ctx context.Context, t sdk.Target, req sdk.ChangesRequest) (sdk.Changes, error) {
 	in, err := p.instance(t.Instance)
 	if err != nil {
 		return sdk.Changes{}, err

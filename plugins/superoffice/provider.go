@@ -98,6 +98,9 @@ type instance struct {
 
 	mu    sync.Mutex
 	cache instanceCache
+	// orphans are created appointments that could be neither marked nor deleted
+	// (orphans.go), by diary and id.
+	orphans map[string]orphan
 }
 
 // Configure implements sdk.Provider. Settings (all strings):

@@ -212,7 +212,8 @@ func (in *instance) mark(ctx context.Context, t sdk.Target, id int, corr string)
 	}
 	if err != nil {
 		if _, derr := in.agent(ctx, t, "Appointment/Delete", nil, wire.DeleteRequest{AppointmentId: wire.FlexInt(id), UpdateMode: "OnlyThis"}, nil); derr != nil {
-			in.logger.Error("a created appointment could not be marked nor removed", "appointment", id, "error", derr)
+			in.logger.Error("a created appointment could not be marked nor removed; it is kept out of the listings until it is", "appointment", id, "error", derr)
+			in.addOrphan(rowOrphan(t.Account, id))
 		}
 		return fmt.Errorf("mark appointment %d: %w", id, err)
 	}
@@ -326,7 +327,10 @@ func (p *Provider) createSeries(ctx context.Context, in *instance, t sdk.Target,
 	ruleID := saved.Recurrence.RecurrenceId
 	if err := in.saveSeriesInfo(ctx, t, ruleID, plan.meta); err != nil {
 		// Unmarked, the series would come back as a duplicate after a lost state.
-		_, _ = in.agent(ctx, t, "Appointment/Delete", nil, wire.DeleteRequest{AppointmentId: saved.AppointmentId, UpdateMode: "ThisAndForward"}, nil)
+		if _, derr := in.agent(ctx, t, "Appointment/Delete", nil, wire.DeleteRequest{AppointmentId: saved.AppointmentId, UpdateMode: "ThisAndForward"}, nil); derr != nil {
+			in.logger.Error("a created series could not be marked nor removed; it is kept out of the listings until it is", "series", ruleID, "error", derr)
+			in.addOrphan(orphan{account: t.Account, id: masterIDPre + strconv.Itoa(ruleID), row: int(saved.AppointmentId), mode: "ThisAndForward"})
+		}
 		return sdk.Event{}, err
 	}
 	if err := in.cancelOccurrences(ctx, t, ruleID, owner, plan.exdates, ev.AllDay, loc); err != nil {

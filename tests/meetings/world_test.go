@@ -9,7 +9,10 @@
 //
 // MEETINGS_SEED=N runs the links of every round in an order drawn from seed N
 // (printed on failure); MEETINGS_SEEDS=K runs the matrix K times with seeds
-// 1..K.
+// 1..K. MEETINGS_FAULTS=F (a fraction, such as 0.05) makes the three services
+// answer that share of the sync's requests with server errors and throttling
+// while links settle: runs fail and are run again, and the end state must be
+// the same.
 package meetings
 
 import (
@@ -322,7 +325,12 @@ func (s settleResult) count(side engine.Side, op engine.Op) int {
 // copy waits (at most maxRounds), and checks that no sync write mailed anyone.
 func (w *world) settle(step string) settleResult {
 	w.t.Helper()
-	const maxRounds = 10
+	maxRounds := 10
+	if faultRate > 0 {
+		maxRounds = 40
+		w.setFaults(faultRate)
+		defer w.setFaults(0)
+	}
 	so0, cal0 := w.mails()
 	var out settleResult
 	order := append([]string(nil), linked...)
@@ -335,10 +343,14 @@ func (w *world) settle(step string) settleResult {
 		for _, who := range order {
 			w.clk.Advance(2 * time.Second)
 			res, err := w.eng.Run(context.Background(), w.links[who], engine.RunOptions{})
+			if err != nil && faultRate > 0 {
+				writes++ // an injected failure: the round is not quiet
+				continue
+			}
 			if err != nil {
 				w.t.Fatalf("%s: run of %s (round %d, seed %d): %v\nplan: %v\nnotes: %v", step, who, round, w.seed, err, res.Plan, res.Notes)
 			}
-			if len(res.ItemErrors) > 0 {
+			if len(res.ItemErrors) > 0 && faultRate == 0 {
 				w.t.Errorf("%s: run of %s (round %d, seed %d): item errors %v\nnotes: %v", step, who, round, w.seed, res.ItemErrors, res.Notes)
 			}
 			for _, a := range res.Done {
@@ -970,4 +982,33 @@ func (o *observer) quarantined() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]string(nil), o.QuarantinedPairs...)
+}
+
+// faultRate is MEETINGS_FAULTS (0: no injected failures).
+var faultRate = func() float64 {
+	f, err := strconv.ParseFloat(os.Getenv("MEETINGS_FAULTS"), 64)
+	if err != nil || f < 0 || f > 0.5 {
+		return 0
+	}
+	return f
+}()
+
+// setFaults makes each service fail (and throttle) a share of its requests.
+func (w *world) setFaults(rate float64) {
+	w.t.Helper()
+	w.so.SetFaults(sotest.Faults{ServerErrors: rate, Throttle: rate / 2, RetryAfter: 1})
+	switch w.kind {
+	case "m365":
+		body := fmt.Sprintf(`{"server_errors":%g,"throttle":%g,"retry_after":1}`, rate, rate/2)
+		resp, err := http.Post(w.calTS.URL+"/_emulator/faults", "application/json", strings.NewReader(body))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			w.t.Fatalf("set Graph faults: %s", resp.Status)
+		}
+	case "google":
+		w.gws.SetFaults(gcaltest.Faults{ServerErrors: rate, Throttle: rate / 2, RetryAfter: 1})
+	}
 }
