@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"synchronizer/daemon/config"
 	"synchronizer/daemon/oauth"
@@ -280,5 +281,22 @@ func TestConsentBehindAPathPrefix(t *testing.T) {
 	done := e.get(b, u+"/go")
 	if done.kind() != "done" || !strings.HasPrefix(done.url, proxy.URL+"/sync/oauth/callback?") {
 		t.Fatalf("ended at %s: %d %s\n%s", done.url, done.status, done.kind(), done.body)
+	}
+}
+
+// TestConsentWithoutCookies is how scripts consent (SPEC: `curl -L URL/go` against
+// an auto-approving sign-in): a client with no cookie jar follows the redirects and
+// still completes the flow, because the state alone authenticates the callback.
+func TestConsentWithoutCookies(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	u := e.activate("p365", "u1")
+	curl := &http.Client{Timeout: 30 * time.Second} // no Jar: like curl -L without -c
+	done := e.get(curl, u+"/go")
+	if done.status != http.StatusOK || done.kind() != "done" {
+		t.Fatalf("cookie-less consent: %d %s\n%s", done.status, done.kind(), done.body)
+	}
+	tok, err := e.store.Token(context.Background(), state.LinkToken(state.LinkID{Profile: "p365", Link: "u1"}))
+	if err != nil || !strings.EqualFold(tok.Account, "user1@m365.test") {
+		t.Fatalf("token after cookie-less consent: %+v, %v", tok.Account, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"synchronizer/daemon/state"
+	"synchronizer/daemon/web"
 )
 
 func (c *clock) Set(t time.Time) {
@@ -161,6 +162,15 @@ func TestFailurePagesChangeNothing(t *testing.T) {
 			run: func(t *testing.T) result {
 				a, other := e.browser(), e.browser()
 				auth := e.startFlow(a, userURL+"/go")
+				// The other browser holds a sign-in cookie of its own for this state
+				// (one that does not match): that is another browser's sign-in. A
+				// client with no cookie at all is let through on the state alone, so
+				// scripts can consent with curl -L.
+				cb, err := url.Parse(e.callback(url.Values{}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				other.Jar.SetCookies(cb, []*http.Cookie{{Name: web.BindingCookie(queryOf(t, auth).Get("state")), Value: "forged", Path: "/"}})
 				pg := e.get(other, auth) // the emulator signs in and sends the code to the other browser
 				return result{pg: pg, more: func(t *testing.T) {
 					// The sign-in is spent: the browser that started it cannot finish it now.

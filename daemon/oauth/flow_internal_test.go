@@ -35,8 +35,8 @@ func TestFlowStoreIsBoundedAndSingleUse(t *testing.T) {
 	if f, _ := fs.take("s2", "b-s2", t0.Add(time.Minute)); f != nil {
 		t.Error("a refused flow stayed usable")
 	}
-	if f, ok := fs.take("s3", "", t0.Add(time.Minute)); ok || f == nil {
-		t.Error("an empty binding was accepted")
+	if f, ok := fs.take("s3", "", t0.Add(time.Minute)); !ok || f == nil {
+		t.Error("a callback without any binding (a client without cookies) was refused")
 	}
 	put("late", t0)
 	if f, _ := fs.take("late", "b-late", t0.Add(16*time.Minute)); f != nil {
