@@ -176,6 +176,34 @@ func TestAutoConsentFollowsLoginHint(t *testing.T) {
 	}
 }
 
+// TestAutoConsentWithoutHintIsTheAdmin: a scripted tenant setup names nobody, so
+// the auto-approving sign-in answers as the first administrator, whose consent
+// carries the system_token the system-user flow needs.
+func TestAutoConsentWithoutHintIsTheAdmin(t *testing.T) {
+	f := newFixture(t, func(o *sotest.Options) { o.AutoConsent = true })
+	redirect := "http://127.0.0.1:9/cb"
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(f.srv.URL + "/login/common/oauth/authorize?client_id=synchronizer&response_type=code&scope=openid&redirect_uri=" + url.QueryEscape(redirect))
+	if err != nil || resp.StatusCode != http.StatusFound {
+		t.Fatalf("auto consent: %v %v", resp, err)
+	}
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {redirect},
+		"client_id": {"synchronizer"}, "client_secret": {f.so.ClientSecret()}}
+	a := f.call(f.srv.URL+"/login/common/oauth/tokens?"+form.Encode(), "POST", "")
+	var m map[string]any
+	if err := json.Unmarshal(a.body, &m); err != nil || a.status != 200 {
+		t.Fatalf("tokens: %d %s", a.status, a.body)
+	}
+	claims := jwtClaims(t, m["id_token"].(string))
+	if claims["http://schemes.superoffice.net/identity/is_administrator"] != "True" && claims["http://schemes.superoffice.net/identity/is_administrator"] != true {
+		t.Errorf("signed in as a non-administrator: %v", claims)
+	}
+	if claims["http://schemes.superoffice.net/identity/system_token"] == nil {
+		t.Errorf("no system_token in the administrator's id_token: %v", claims)
+	}
+}
+
 func mergeForm(a, b url.Values) url.Values {
 	for k, v := range b {
 		a[k] = v

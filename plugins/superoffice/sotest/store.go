@@ -172,6 +172,16 @@ func (st *store) version() string {
 func (st *store) systemUser() *associate { return st.assocs[1] }
 
 // findAssociate resolves an id, login name or e-mail (case-insensitive).
+// firstAdmin returns the administrator with the lowest id, nil when there is none.
+func (st *store) firstAdmin() *associate {
+	for _, id := range sortedKeys(st.assocs) {
+		if a := st.assocs[id]; a.admin && a.kind == kindEmployee && !a.deleted {
+			return a
+		}
+	}
+	return nil
+}
+
 func (st *store) findAssociate(key string) *associate {
 	key = strings.TrimSpace(key)
 	if id, err := strconv.Atoi(key); err == nil {
