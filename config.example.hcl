@@ -36,6 +36,10 @@ http {
   admin_address = "127.0.0.1:8421"
   # Public base of activation links and OAuth redirect URIs (what the proxy
   # serves). Default: "http://" + consent_address.
+  # Written here, it also turns on push: Microsoft Graph, Google and SuperOffice
+  # POST change notifications to public_url/notify/... (HTTPS with a valid
+  # certificate, reachable from the internet), so a change syncs within seconds.
+  # Without it, links are polled at their interval only.
   public_url = "https://sync.example.com"
 }
 
@@ -135,6 +139,9 @@ profile "acme-365" {
   calendar    = "acme365"
   direction   = "two-way"   # two-way | to-calendar | to-superoffice (default "two-way")
   interval    = "5m"        # poll interval (default "5m"; push, where set up, comes sooner)
+  push        = true        # change notifications when http.public_url is set (default true)
+  reconcile   = "3h"        # read both sides in full this often, to catch what notifications
+                            # and change feeds missed (default "3h"; at least "10m"; "0" = off)
   past        = "30d"       # sync window behind now (default "30d")
   future      = "365d"      # sync window ahead of now (default "365d")
   conflict    = "newest"    # both sides changed: newest | superoffice | calendar (default "newest")

@@ -145,6 +145,7 @@ func (b *builder) buildHTTP(c *Config, r *rawHTTP) {
 			"admin_address %s is not a loopback address; the admin API has no authentication of its own, so keep it behind a firewall.", c.HTTP.AdminAddress)
 	}
 	c.HTTP.PublicURL = strOr(r.PublicURL, "http://"+c.HTTP.ConsentAddress)
+	c.HTTP.PublicURLSet = r.PublicURL != nil
 	if r.PublicURL != nil {
 		if err := checkURL(c.HTTP.PublicURL); err != nil {
 			b.errorf(attrRange(r.Body, "public_url", r.DefRange), "Invalid public_url", "%v.", err)
@@ -478,7 +479,11 @@ func (b *builder) buildProfile(c *Config, r *rawProfile) *Profile {
 		Direction: strOr(r.Direction, DefaultDirection), Conflict: strOr(r.Conflict, DefaultConflict),
 		Private: strOr(r.Private, DefaultPrivate), Language: strOr(r.Language, DefaultLanguage),
 		Message: str(r.Message), Interval: DefaultInterval, Past: DefaultPast, Future: DefaultFuture,
+		Push: true, Reconcile: DefaultReconcile,
 		Range: r.DefRange,
+	}
+	if r.Push != nil {
+		p.Push = *r.Push
 	}
 	if !written(r.Body, "superoffice") {
 		b.errorf(&r.DefRange, "Missing superoffice", "profile %q needs superoffice, the name of a superoffice block.", r.Name)
@@ -527,6 +532,17 @@ func (b *builder) buildProfile(c *Config, r *rawProfile) *Profile {
 			b.errorf(at(d.attr), "Duration too short", "%s is %s; it must be at least %s.", d.attr, *d.raw, d.min)
 		default:
 			*d.dst = v
+		}
+	}
+	if r.Reconcile != nil {
+		v, err := ParseDuration(*r.Reconcile)
+		switch {
+		case err != nil:
+			b.errorf(at("reconcile"), "Invalid duration", "reconcile: %v.", err)
+		case v != 0 && v < MinReconcile:
+			b.errorf(at("reconcile"), "Duration too short", "reconcile is %s; a full read of every link that often is too costly: use at least %s, or \"0\" to turn it off.", *r.Reconcile, MinReconcile)
+		default:
+			p.Reconcile = v
 		}
 	}
 	if p.Past == 0 && p.Future == 0 && (r.Past != nil || r.Future != nil) {

@@ -25,11 +25,16 @@ const (
 
 	DefaultDirection = "two-way"
 	DefaultInterval  = 5 * time.Minute
-	DefaultPast      = 30 * 24 * time.Hour
-	DefaultFuture    = 365 * 24 * time.Hour
-	DefaultConflict  = "newest"
-	DefaultPrivate   = "busy"
-	DefaultLanguage  = "en"
+	// DefaultReconcile is how often each link's both sides are read in full,
+	// which catches what notifications and change feeds missed.
+	DefaultReconcile = 3 * time.Hour
+	// MinReconcile is the shortest reconcile period allowed (0 turns it off).
+	MinReconcile    = 10 * time.Minute
+	DefaultPast     = 30 * 24 * time.Hour
+	DefaultFuture   = 365 * 24 * time.Hour
+	DefaultConflict = "newest"
+	DefaultPrivate  = "busy"
+	DefaultLanguage = "en"
 )
 
 // Built-in provider names. superoffice blocks always use the superoffice provider.
@@ -86,6 +91,9 @@ type HTTP struct {
 	ConsentAddress string
 	AdminAddress   string
 	PublicURL      string
+	// PublicURLSet says public_url was written: the services can reach the
+	// consent listener from outside, so change notifications can be set up.
+	PublicURLSet bool
 }
 
 // Encryption is the encryption block.
@@ -154,12 +162,17 @@ type Profile struct {
 	Calendar    string // the calendar block's name
 	Direction   string
 	Interval    time.Duration
-	Past        time.Duration
-	Future      time.Duration
-	Conflict    string
-	Private     string
-	Language    string
-	Message     string
+	// Push: set up change notifications for the links (when public_url is set).
+	Push bool
+	// Reconcile is how often a link's both sides are read in full; 0 = never
+	// beyond what the providers' own cursors force.
+	Reconcile time.Duration
+	Past      time.Duration
+	Future    time.Duration
+	Conflict  string
+	Private   string
+	Language  string
+	Message   string
 	// Links are the user and resource blocks in declaration order.
 	Links []*Link
 	Range hcl.Range

@@ -138,7 +138,8 @@ func TestDirectoryMergesFilesWithDefaults(t *testing.T) {
 	}
 	a := cfg.Profile("a")
 	want := Profile{Name: "a", SuperOffice: "acme", Calendar: "m", Direction: "two-way", Interval: 5 * time.Minute,
-		Past: 30 * 24 * time.Hour, Future: 365 * 24 * time.Hour, Conflict: "newest", Private: "busy", Language: "en"}
+		Past: 30 * 24 * time.Hour, Future: 365 * 24 * time.Hour, Conflict: "newest", Private: "busy", Language: "en",
+		Push: true, Reconcile: DefaultReconcile}
 	if diff := cmp.Diff(want, *a, cmp.FilterPath(func(p cmp.Path) bool {
 		f := p.Last().String()
 		return f == ".Links" || f == ".Range"

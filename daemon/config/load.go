@@ -292,6 +292,8 @@ type rawProfile struct {
 	Calendar    *string        `hcl:"calendar,optional"`
 	Direction   *string        `hcl:"direction,optional"`
 	Interval    *string        `hcl:"interval,optional"`
+	Push        *bool          `hcl:"push,optional"`
+	Reconcile   *string        `hcl:"reconcile,optional"`
 	Past        *string        `hcl:"past,optional"`
 	Future      *string        `hcl:"future,optional"`
 	Conflict    *string        `hcl:"conflict,optional"`
