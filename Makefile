@@ -81,12 +81,9 @@ check-systemd: build
 	echo "systemd-analyze verify: ok"; \
 	systemd-analyze security --offline=true --threshold=30 $$tmp/synchronizer.service | tail -n 1
 
-# The demo: the example configuration with its state and key under ./demo,
-# every service unreachable (links show why in `synchronizer status`).
+# The demo: emulated services in-process, two profiles, consent completed, synced.
 demo: build
-	@mkdir -p demo
-	@test -f demo/key || $(BIN) keygen -out demo/key
-	SYNCHRONIZER_DATA_DIR=demo/data SYNCHRONIZER_KEY_FILE=demo/key $(BIN) run -config config.example.hcl
+	$(BIN) run -dev
 
 clean:
-	rm -rf bin demo
+	rm -rf bin
