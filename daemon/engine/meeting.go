@@ -52,10 +52,12 @@ import (
 //     (RolePrivate), so nobody is invited.
 //  6. Responses travel as response status, never as edits: a changed answer on one
 //     side is written to the participant's copy on the other (accept/decline without
-//     a mail). A participant who deletes a copy the synchronizer wrote declines the
-//     meeting; on a distributed copy, deleting it (Exchange deletes what its owner
-//     declined) declines too. "none" is never carried (a system resets answers when
-//     the organizer moves a meeting). When both sides answered differently, a
+//     a mail). A participant who removes a copy (one the synchronizer wrote, or one
+//     the system distributed — Exchange also removes what its owner declined)
+//     declines the meeting; a copy its organizer cancelled is no answer. A decline
+//     given before the copies met reaches the other side through the organizer's
+//     answers in the registry. "none" is never carried (a system resets answers
+//     when the organizer moves a meeting). When both sides answered differently, a
 //     decline wins, then the calendar's answer.
 //  7. Edits follow the ownership rule: the origin owns the meeting; the other
 //     side's edits are written back once and the flap guard quarantines a pair that

@@ -393,15 +393,16 @@ func (r *run) decideParticipant(w *work) []*step {
 		declined = true
 	}
 	if p.ref(y).ID != "" {
-		cancelled := w.o(y).cancelled
+		// The copy went away over there. Not cancelled by its organizer, it was
+		// removed by its owner, which declines the meeting (Exchange also removes
+		// a copy its owner declined). A cancellation a system reports as a plain
+		// removal at worst answers a booking that is being cancelled anyway.
+		if !w.o(y).cancelled {
+			declined = true
+			p.Note = "declined: its copy on " + string(y) + " was removed"
+		}
 		r.idx.update(p, func() { *p.ref(y) = Ref{} })
 		r.markDirty(p)
-		if !declined && !cancelled {
-			// The copy went away over there: a decline shows in the organizer's
-			// item; wait for it (or for the copy to come back).
-			p.Role, p.WaitSince = RoleWaiting, r.now
-			p.Note = "its copy on " + string(y) + " went away; waits for the organizer's answer"
-		}
 	}
 	r.record(w, x)
 	if declined && r.respOf(w, x) != sdk.ResponseDeclined {

@@ -286,6 +286,9 @@ func (c *call) respond(accept bool) {
 			}
 		}
 		for _, r := range rows {
+			if r.status == wire.StatusBookingDeleted {
+				continue // a cancelled booking takes no answer [inferred]
+			}
 			if accept {
 				c.s.setStatus(r, wire.StatusNotStarted, wire.TypeInDiary, "", w, &log)
 			} else {

@@ -81,6 +81,14 @@ func TestBookingRows(t *testing.T) {
 	if e.InvitationStatus != "Cancelled" {
 		t.Errorf("after the mother was deleted: %s", e.InvitationStatus)
 	}
+	// A cancelled booking takes no answer: it stays cancelled.
+	for _, agent := range []string{"Accept", "Reject"} {
+		f.post("/v1/Agents/Appointment/"+agent, map[string]any{"AppointmentId": child, "UpdateMode": "OnlyThis"})
+		f.do("GET", "/v1/Appointment/"+strconv.Itoa(child), "").json(t, &e)
+		if e.InvitationStatus != "Cancelled" {
+			t.Errorf("a cancelled booking after %s: %s", agent, e.InvitationStatus)
+		}
+	}
 	if a := f.do("GET", "/v1/Appointment/"+strconv.Itoa(by[f.room].AppointmentId), ""); a.status != 404 {
 		t.Errorf("resource row after delete: %d", a.status)
 	}
