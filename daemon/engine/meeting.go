@@ -92,6 +92,17 @@ const (
 // Meetings is what the links of one profile share about meetings. Set the same
 // value (or an equal one) on every Link of the profile; nil keeps every link on
 // its own (no meeting awareness).
+//
+// Wiring: the host builds one per profile whenever the set of running links
+// changes (start, reload, licence change): Profile is the profile's name, and
+// Members holds, for every link of the profile that runs, its Link.Key and the
+// accounts its two sides are bound to (what LookupAccount returned: the
+// SuperOffice associate or resource, the mailbox or calendar). Resolve them for
+// all links before the first run of any: a link missing from Members is taken
+// for an outsider, so its meetings reach its colleagues as private copies until
+// it is added (they then give way, without duplicates). The registry is the
+// engine's Config.Meetings, which defaults to the Store when it implements
+// MeetingStore (daemon/state's SyncStore does).
 type Meetings struct {
 	// Profile names the registry: one per profile.
 	Profile string
