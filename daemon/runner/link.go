@@ -37,6 +37,8 @@ func (r *Runner) runLink(ctx context.Context, profile, link string, opts engine.
 	if err != nil {
 		return r.notRun(ctx, b, opts, started, err)
 	}
+	r.setReconcile(el.Key, b.prof.Reconcile)
+	r.bindPush(ctx, b, el)
 	if b.entry.recovered != el.Key {
 		if err := r.eng.Recover(ctx, el); err != nil {
 			return r.notRun(ctx, b, opts, started, fmt.Errorf("settle the writes an earlier run left unfinished: %w", err))

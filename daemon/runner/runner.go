@@ -15,6 +15,7 @@ import (
 
 	"synchronizer/daemon/config"
 	"synchronizer/daemon/engine"
+	"synchronizer/daemon/push"
 	"synchronizer/daemon/scheduler"
 	"synchronizer/daemon/state"
 	"synchronizer/daemon/telemetry"
@@ -51,6 +52,11 @@ type Options struct {
 	// ConfigureWait bounds how long Apply waits for the plugins to take their
 	// settings before it returns (they go on in the background). [15s]
 	ConfigureWait time.Duration
+	// NoPush turns push notifications off whatever the configuration says.
+	NoPush bool
+	// Push tunes the push manager (push.go); its Store, Pushers, Wake, Logger and
+	// Clock are the runner's.
+	Push push.Options
 }
 
 // DefaultLimits bound concurrent runs per concurrency key class. A run makes one
@@ -83,6 +89,14 @@ type Runner struct {
 	instances map[string]*instance
 	accounts  map[accountKey]sdk.Account
 	closed    bool
+
+	// push.go
+	push        *push.Manager
+	waker       waker
+	capsMu      sync.Mutex
+	caps        map[string]sdk.Capabilities
+	reconcileMu sync.Mutex
+	reconcile   map[string]time.Duration // pair key -> reconcile period
 }
 
 // linkEntry is what the runner remembers about a scheduled link between runs.
@@ -128,9 +142,15 @@ func New(opts Options) (*Runner, error) {
 		instances: map[string]*instance{},
 		accounts:  map[accountKey]sdk.Account{},
 		schedDone: make(chan struct{}),
+		waker:     waker{dirty: map[state.LinkID]bool{}, active: map[state.LinkID]bool{}},
+		caps:      map[string]sdk.Capabilities{},
+		reconcile: map[string]time.Duration{},
 	}
 	ecfg := opts.Engine
-	ecfg.Store = opts.SyncStore
+	if ms, ok := opts.SyncStore.(engine.MeetingStore); ok && ecfg.Meetings == nil {
+		ecfg.Meetings = ms
+	}
+	ecfg.Store = reconcileStore{Store: opts.SyncStore, r: r}
 	ecfg.Logger = opts.Logger
 	ecfg.Now = opts.Now
 	ecfg.Observer = observer{m: opts.Metrics, log: opts.Logger}
@@ -156,6 +176,10 @@ func New(opts Options) (*Runner, error) {
 	}
 	r.sched = sched
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	if err := r.startPush(); err != nil {
+		r.cancel()
+		return nil, fmt.Errorf("runner: %w", err)
+	}
 	go func() {
 		defer close(r.schedDone)
 		sched.Run(r.ctx)
@@ -214,6 +238,15 @@ func (r *Runner) Apply(ctx context.Context, cfg *config.Config, allowed []state.
 	if err := r.sched.SetJobs(jobs); err != nil {
 		errs = append(errs, fmt.Errorf("schedule links: %w", err))
 	}
+	publicURL := ""
+	if cfg.HTTP.PublicURLSet {
+		publicURL = cfg.HTTP.PublicURL
+	}
+	running := make([]state.LinkID, 0, len(allow))
+	for id := range allow {
+		running = append(running, id)
+	}
+	r.applyPush(publicURL, running)
 	r.configureAll(ctx, changed)
 	r.log.Info("links applied", "scheduled", len(jobs), "configured", len(cfg.Links()))
 	return errors.Join(errs...)

@@ -1,0 +1,402 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"synchronizer/daemon/config"
+	"synchronizer/daemon/engine"
+	"synchronizer/daemon/scheduler"
+	"synchronizer/daemon/state"
+	"synchronizer/daemon/telemetry"
+	"synchronizer/daemon/web"
+	"synchronizer/plugins/memory"
+	"synchronizer/plugins/sdk"
+)
+
+// stepClock is a scheduler clock whose timers fire when the test advances it;
+// the runner's and the engine's clock (Options.Now) follow it too.
+type stepClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*stepTimer
+}
+
+type stepTimer struct {
+	clock   *stepClock
+	c       chan time.Time
+	at      time.Time
+	stopped bool
+}
+
+func (t *stepTimer) C() <-chan time.Time { return t.c }
+func (t *stepTimer) Stop() bool {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
+	t.stopped = true
+	return true
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *stepClock) NewTimer(d time.Duration) scheduler.Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &stepTimer{clock: c, c: make(chan time.Time, 1), at: c.now.Add(d)}
+	if d <= 0 {
+		t.c <- c.now
+		return t
+	}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (c *stepClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		if !t.at.After(c.now) {
+			if !t.stopped {
+				t.c <- c.now
+			}
+			continue
+		}
+		keep = append(keep, t)
+	}
+	c.timers = keep
+}
+
+// waitFor waits, in bounded short rounds, for cond.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("gave up waiting for %s", what)
+}
+
+// pushHarness is the harness with a consent listener serving the runner's
+// notification route, a stepping clock, and the memory providers pushing to it.
+type pushHarness struct {
+	*harness
+	clock   *stepClock
+	notify  *httptest.Server
+	handler atomic.Pointer[http.Handler]
+	lists   atomic.Int64 // ListChanges calls on the calendar side
+}
+
+// pushConfig is the harness configuration with a public URL and profile
+// settings (interval 1h).
+func pushConfig(publicURL, profileExtra string, links ...link) string {
+	text := hcl("30d", "365d", links...)
+	if publicURL != "" {
+		text = fmt.Sprintf("http {\n  public_url = %q\n}\n", publicURL) + text
+	}
+	return strings.Replace(text, "  interval    = \"1h\"\n", "  interval    = \"1h\"\n"+profileExtra, 1)
+}
+
+func newPushHarness(t *testing.T, push bool, profileExtra string, links ...link) *pushHarness {
+	t.Helper()
+	clock := &stepClock{now: time.Now().UTC().Truncate(time.Second)}
+	h := &pushHarness{clock: clock, harness: &harness{
+		t: t, dir: t.TempDir(), so: memory.New(), cal: memory.New(),
+		store: state.NewMemory(clock.Now), sync: engine.NewMemStore(),
+		creds: newFakeCreds(), acts: newFakeActivations(), metrics: telemetry.New(),
+		overlay: map[state.LinkID]state.LinkState{}, plugErr: map[string]error{},
+	}}
+	h.notify = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hp := h.handler.Load(); hp != nil {
+			(*hp).ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "not yet", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(h.notify.Close)
+	h.cal.SetHook(func(_ context.Context, op string, _ sdk.Target, phase string) error {
+		if op == "ListChanges" && phase == "before" {
+			h.lists.Add(1)
+		}
+		return nil
+	})
+	r, err := New(Options{
+		Plugins: func(name string) (sdk.Provider, error) {
+			switch name {
+			case config.ProviderSuperOffice:
+				return h.so, nil
+			case memory.Name:
+				return h.cal, nil
+			}
+			return nil, fmt.Errorf("no plugin %s", name)
+		},
+		Store: h.store, SyncStore: h.sync, Credentials: h.creds, Activations: h.acts,
+		Metrics: h.metrics, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: clock.Now, Clock: clock, Rand: rand.New(rand.NewPCG(1, 2)),
+		ConfigureWait: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.r = r
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := r.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		h.so.WaitNotifications()
+		h.cal.WaitNotifications()
+	})
+	consent := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+	var hd http.Handler = web.WithNotify(consent, r.NotifyHandler())
+	h.handler.Store(&hd)
+	public := ""
+	if push {
+		public = h.notify.URL
+	}
+	h.applyText(pushConfig(public, profileExtra, links...))
+	return h
+}
+
+func (h *pushHarness) applyText(text string) {
+	h.t.Helper()
+	path := filepath.Join(h.dir, "c.hcl")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	cfg, res := config.Load(path, config.Options{Builtins: []string{config.ProviderSuperOffice, memory.Name}})
+	if cfg == nil {
+		h.t.Fatalf("config: %s", res.Error())
+	}
+	var allowed []state.LinkID
+	for _, l := range cfg.Links() {
+		allowed = append(allowed, state.LinkID{Profile: l.Profile, Link: l.Name})
+	}
+	h.cfg, h.allowed = cfg, allowed
+	if err := h.r.Apply(context.Background(), cfg, allowed); err != nil {
+		h.t.Fatalf("apply: %v", err)
+	}
+}
+
+// titles returns the titles in a calendar, sorted.
+func titles(c *memory.Calendar) string {
+	var out []string
+	for _, ev := range c.Events() {
+		out = append(out, ev.Title)
+	}
+	return strings.Join(out, "|")
+}
+
+func has(c *memory.Calendar, title string) bool {
+	for _, ev := range c.Events() {
+		if ev.Title == title {
+			return true
+		}
+	}
+	return false
+}
+
+func tomorrow(clock *stepClock, title string) sdk.Event {
+	start := clock.Now().Truncate(time.Hour).Add(24 * time.Hour)
+	return sdk.Event{Title: title, Start: start, End: start.Add(time.Hour), TimeZone: "Europe/Oslo"}
+}
+
+// settle waits until the link is idle: the subscriptions' creation wakes and
+// their runs are over.
+func (h *pushHarness) settle(n int) {
+	h.t.Helper()
+	waitFor(h.t, fmt.Sprintf("%d push subscriptions", n), func() bool { return len(h.r.PushSubscriptions()) == n })
+	h.so.WaitNotifications()
+	h.cal.WaitNotifications()
+	// A run requested now queues behind any the wakes started, so once it is
+	// done they are too.
+	h.run("jane", engine.RunOptions{})
+}
+
+// A change on either side reaches the other through a notification, with the
+// poll interval (1h) never reached.
+func TestPushBringsChangesAcrossWithoutPolling(t *testing.T) {
+	h := newPushHarness(t, true, "", jane)
+	soCal := h.so.Calendar("acme", "JANE")
+	calCal := h.cal.Calendar("mem", "jane@acme.example")
+	seed(soCal, 2, "diary")
+	if _, err := h.run("jane", engine.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(2)
+	subs := h.r.PushSubscriptions()
+	if subs[0].Provider != "memory" || subs[1].Provider != "superoffice" || subs[0].Account != "jane@acme.example" || subs[1].Account != "JANE" {
+		t.Fatalf("subscriptions = %+v", subs)
+	}
+
+	calCal.Put(tomorrow(h.clock, "typed in the calendar"))
+	waitFor(t, "the calendar's change in the diary", func() bool { return has(soCal, "typed in the calendar") })
+	soCal.Put(tomorrow(h.clock, "typed in the diary"))
+	waitFor(t, "the diary's change in the calendar", func() bool { return has(calCal, "typed in the diary") })
+	if st := h.r.Status(); len(st) != 1 || !st[0].NextRun.After(h.clock.Now().Add(30*time.Minute)) {
+		t.Fatalf("the poll was due: %+v", st)
+	}
+}
+
+// Without public_url nothing subscribes, and the interval alone syncs.
+func TestNoPublicURLPollsOnly(t *testing.T) {
+	h := newPushHarness(t, false, "", jane)
+	soCal := h.so.Calendar("acme", "JANE")
+	h.clock.Advance(2 * time.Minute) // past the initial spread: the first run
+	waitFor(t, "the first run", func() bool {
+		l, err := h.store.Link(context.Background(), state.LinkID{Profile: "p", Link: "jane"})
+		return err == nil && l.State == state.Active
+	})
+	if n := len(h.r.PushSubscriptions()); n != 0 {
+		t.Fatalf("%d subscriptions without public_url", n)
+	}
+	if ids := h.cal.Subscriptions(); len(ids) != 0 {
+		t.Fatalf("the calendar holds subscriptions %v", ids)
+	}
+	soCal.Put(tomorrow(h.clock, "polled"))
+	h.clock.Advance(70 * time.Minute)
+	waitFor(t, "the poll", func() bool { return has(h.cal.Calendar("mem", "jane@acme.example"), "polled") })
+}
+
+// Lost notifications and a subscription the service ended only delay a change
+// until the next poll; the daemon subscribes again at its renewal.
+func TestPollingConvergesWhenNotificationsAreLost(t *testing.T) {
+	h := newPushHarness(t, true, "", jane)
+	soCal := h.so.Calendar("acme", "JANE")
+	calCal := h.cal.Calendar("mem", "jane@acme.example")
+	h.run("jane", engine.RunOptions{})
+	h.settle(2)
+
+	h.cal.DropNotifications(1)
+	calCal.Put(tomorrow(h.clock, "notification lost"))
+	h.cal.WaitNotifications()
+	if has(soCal, "notification lost") {
+		t.Fatal("a change whose notification was dropped arrived without a run")
+	}
+	h.clock.Advance(70 * time.Minute)
+	waitFor(t, "the poll to bring the change", func() bool { return has(soCal, "notification lost") })
+
+	h.cal.ExpireSubscriptions()
+	calCal.Put(tomorrow(h.clock, "subscription expired"))
+	h.cal.WaitNotifications()
+	if has(soCal, "subscription expired") {
+		t.Fatal("a change after the subscription expired arrived without a run")
+	}
+	h.clock.Advance(70 * time.Minute)
+	waitFor(t, "the poll after expiry", func() bool { return has(soCal, "subscription expired") })
+	// The renewal (at two thirds of the memory service's 24h) finds it gone and
+	// makes a new one: push works again.
+	before := h.r.PushSubscriptions()
+	h.clock.Advance(15 * time.Hour)
+	waitFor(t, "a new subscription", func() bool {
+		for _, s := range h.r.PushSubscriptions() {
+			if s.Provider == "memory" && s.ID != before[0].ID {
+				return true
+			}
+		}
+		return false
+	})
+	calCal.Put(tomorrow(h.clock, "pushed again"))
+	waitFor(t, "push after the new subscription", func() bool { return has(soCal, "pushed again") })
+}
+
+// A change no notification announced and no change feed reports (a service
+// losing it) is found by the reconcile's full read, and only by it.
+func TestReconcileFindsWhatTheFeedsMissed(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		reconcile string
+		arrives   bool
+	}{
+		{"reconcile every 3h", "", true},
+		{"reconcile off", "  reconcile = \"0\"\n", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newPushHarness(t, true, c.reconcile, jane)
+			soCal := h.so.Calendar("acme", "JANE")
+			calCal := h.cal.Calendar("mem", "jane@acme.example")
+			ev := calCal.Put(tomorrow(h.clock, "original"))
+			h.run("jane", engine.RunOptions{})
+			h.settle(2)
+			if !has(soCal, "original") {
+				t.Fatalf("diary = %s", titles(soCal))
+			}
+			ev.Title = "edited, unannounced"
+			calCal.PutUnannounced(ev)
+			h.clock.Advance(70 * time.Minute)
+			h.run("jane", engine.RunOptions{})
+			if has(soCal, "edited, unannounced") {
+				t.Fatal("an incremental run saw the unannounced edit: the test proves nothing")
+			}
+			h.clock.Advance(2 * time.Hour)
+			h.run("jane", engine.RunOptions{})
+			if got := has(soCal, "edited, unannounced"); got != c.arrives {
+				t.Fatalf("after 3h the edit arrived: %v, want %v (diary %s)", got, c.arrives, titles(soCal))
+			}
+		})
+	}
+}
+
+// Forged notifications are refused and change nothing; push off for a profile
+// removes its subscriptions.
+func TestForgedNotificationsAndPushOff(t *testing.T) {
+	h := newPushHarness(t, true, "", jane)
+	h.run("jane", engine.RunOptions{})
+	h.settle(2)
+	sub := h.r.PushSubscriptions()[0]
+	lists := h.lists.Load()
+	for _, c := range []struct {
+		path string
+		sig  string
+		want int
+	}{
+		{sub.Path, "", http.StatusForbidden},
+		{sub.Path, memory.Sign("guessed", []byte(`{"subscription":"x"}`)), http.StatusForbidden},
+		{"/notify/memory/unknown-token", "", http.StatusNotFound},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, h.notify.URL+c.path, strings.NewReader(`{"subscription":"x"}`))
+		if c.sig != "" {
+			req.Header.Set(memory.SignatureHeader, c.sig)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("POST %s answered %d, want %d", c.path, resp.StatusCode, c.want)
+		}
+	}
+	// A run now would read the calendar; none must have been started by them.
+	h.run("jane", engine.RunOptions{})
+	if got := h.lists.Load() - lists; got != 1 {
+		t.Fatalf("%d calendar reads after forged notifications and one requested run, want 1", got)
+	}
+
+	h.applyText(pushConfig(h.notify.URL, "  push = false\n", jane))
+	h.run("jane", engine.RunOptions{})
+	waitFor(t, "the subscriptions removed", func() bool { return len(h.r.PushSubscriptions()) == 0 })
+	waitFor(t, "the services' subscriptions removed", func() bool {
+		return len(h.cal.Subscriptions()) == 0 && len(h.so.Subscriptions()) == 0
+	})
+}
