@@ -140,6 +140,7 @@ func (p *Provider) Info(context.Context) (sdk.Info, error) {
 		Recurrence:         true,
 		CorrelationLookup:  true,
 		Directory:          true,
+		Push:               true,
 	}}, nil
 }
 

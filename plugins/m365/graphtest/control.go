@@ -30,6 +30,14 @@ type faults struct {
 	EmptyPages float64 `json:"empty_pages"`
 	// RetryAfter overrides the Retry-After seconds of injected throttling (0 = default).
 	RetryAfter int `json:"retry_after"`
+	// DropNotifications is the fraction of change notifications never sent, as
+	// real ones get lost.
+	DropNotifications float64 `json:"drop_notifications"`
+	// DropNextNotifications drops the next N change notifications.
+	DropNextNotifications int `json:"drop_next_notifications"`
+	// ExpireSubscriptions, when sent as true, ends every subscription now (they
+	// notify no more and answer 404, as expired ones do). An action, not a state.
+	ExpireSubscriptions bool `json:"expire_subscriptions"`
 
 	serverErrorTurn int
 }
@@ -139,6 +147,10 @@ func (s *Server) setFaults(f faults) {
 		s.epoch++
 		f.ExpireCursors = false
 	}
+	if f.ExpireSubscriptions {
+		s.expireSubscriptionsLocked()
+		f.ExpireSubscriptions = false
+	}
 	s.faults = f
 }
 
@@ -198,7 +210,8 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		if !readJSON(&f) {
 			return
 		}
-		if f.Throttle < 0 || f.Throttle > 1 || f.ServerErrors < 0 || f.ServerErrors > 1 || f.Replay < 0 || f.Replay > 1 || f.EmptyPages < 0 || f.EmptyPages > 1 {
+		if f.Throttle < 0 || f.Throttle > 1 || f.ServerErrors < 0 || f.ServerErrors > 1 || f.Replay < 0 || f.Replay > 1 || f.EmptyPages < 0 || f.EmptyPages > 1 ||
+			f.DropNotifications < 0 || f.DropNotifications > 1 || f.DropNextNotifications < 0 {
 			fail(errString("fractions must be between 0 and 1"))
 			return
 		}

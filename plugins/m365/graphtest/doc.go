@@ -69,7 +69,9 @@
 //	GET  /_emulator/faults         the current fault switches
 //	POST /_emulator/faults         {"throttle":0.1,"server_errors":0.02,"expire_cursors":true,
 //	                               "truncate_next":1,"unauthorized_next":1,"replay":0.2,
-//	                               "empty_pages":0.2,"retry_after":2} (see faults)
+//	                               "empty_pages":0.2,"retry_after":2,"drop_notifications":0.1,
+//	                               "drop_next_notifications":1,"expire_subscriptions":true}
+//	                               (see faults)
 //	POST /_emulator/reset          drop events, subscriptions, faults and counters
 //	                               (accounts, apps and tokens stay)
 //	POST /_emulator/revoke         {"user":"user1@m365.test"}: refresh tokens -> invalid_grant
@@ -81,7 +83,8 @@
 // Go methods do the same for tests and for the commands that embed the emulator:
 // Populate, AddUser, AddResource, AddCalendar, RegisterApp, GrantAdminConsent,
 // SetAccessPolicy, SeedEvents, RevokeUser, ExpireAccessTokens, ExpireCursors,
-// MoveItems, Lifecycle, Stats, MailLog, Reset, AdminToken.
+// MoveItems, Lifecycle, ExpireSubscriptions, Subscriptions, NotificationsDropped,
+// Stats, MailLog, Reset, AdminToken.
 //
 // # Embedding it
 //

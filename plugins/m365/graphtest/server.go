@@ -95,24 +95,26 @@ type Server struct {
 
 	adminToken string
 
-	mu       sync.Mutex
-	rng      *rand.Rand
-	users    map[string]*user // by id
-	byName   map[string]*user // lower-case UPN, mail and aliases
-	userSeq  uint64
-	lists    []*roomList
-	apps     map[string]*app
-	codes    map[string]*authCode
-	refresh  map[string]*refreshGrant
-	access   map[string]*accessGrant
-	nextKey  uint64
-	events   map[uint64]*event // every stored single, master and copy, by key
-	subs     map[string]*subscription
-	subSeq   uint64
-	faults   faults
-	epoch    uint64
-	tokenSeq uint64
-	stats    stats
+	mu      sync.Mutex
+	rng     *rand.Rand
+	users   map[string]*user // by id
+	byName  map[string]*user // lower-case UPN, mail and aliases
+	userSeq uint64
+	lists   []*roomList
+	apps    map[string]*app
+	codes   map[string]*authCode
+	refresh map[string]*refreshGrant
+	access  map[string]*accessGrant
+	nextKey uint64
+	events  map[uint64]*event // every stored single, master and copy, by key
+	subs    map[string]*subscription
+	subSeq  uint64
+	// notificationsDropped counts change notifications lost to the drop faults.
+	notificationsDropped int
+	faults               faults
+	epoch                uint64
+	tokenSeq             uint64
+	stats                stats
 
 	throttle *throttler
 	notifier *notifier

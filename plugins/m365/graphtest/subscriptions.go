@@ -236,6 +236,10 @@ func (s *Server) routeSubscriptions(rc *reqCtx, rest []string) (int, any, *apiEr
 		}
 		slices.Sort(ids)
 		for _, id := range ids {
+			if sub := s.subs[id]; !s.now().Before(sub.expires) {
+				delete(s.subs, id)
+				continue
+			}
 			if sub := s.subs[id]; rc.prin.admin || sub.appID == rc.prin.appID {
 				vals = append(vals, s.subscriptionJSON(sub))
 			}
@@ -243,6 +247,11 @@ func (s *Server) routeSubscriptions(rc *reqCtx, rest []string) (int, any, *apiEr
 		return http.StatusOK, map[string]any{"@odata.context": rc.base + "/v1.0/$metadata#subscriptions", "value": nonNilAny(vals)}, nil
 	}
 	sub := s.subs[rest[0]]
+	if sub != nil && !s.now().Before(sub.expires) {
+		// Graph deletes a subscription when it expires.
+		delete(s.subs, sub.id)
+		sub = nil
+	}
 	if sub == nil || !(rc.prin.admin || sub.appID == rc.prin.appID) {
 		return 0, nil, errf(http.StatusNotFound, "ResourceNotFound", "The object was not found.")
 	}
@@ -315,9 +324,65 @@ func (s *Server) notifyLocked(e *event, change string) {
 			"clientState": sub.clientState,
 			"tenantId":    s.tenantID,
 		}}}
+		if s.dropNotificationLocked() {
+			continue
+		}
 		b, _ := json.Marshal(payload)
 		s.notifier.enqueue(sub.notificationURL, b)
 	}
+}
+
+// dropNotificationLocked draws whether a change notification is lost
+// (faults drop_next_notifications and drop_notifications).
+func (s *Server) dropNotificationLocked() bool {
+	if s.faults.DropNextNotifications > 0 {
+		s.faults.DropNextNotifications--
+		s.notificationsDropped++
+		return true
+	}
+	if s.faults.DropNotifications > 0 && s.rng.Float64() < s.faults.DropNotifications {
+		s.notificationsDropped++
+		return true
+	}
+	return false
+}
+
+// ExpireSubscriptions ends every subscription now, as if their expiry had come.
+func (s *Server) ExpireSubscriptions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireSubscriptionsLocked()
+}
+
+func (s *Server) expireSubscriptionsLocked() {
+	now := s.now()
+	for _, sub := range s.subs {
+		if sub.expires.After(now) {
+			sub.expires = now
+		}
+	}
+}
+
+// Subscriptions returns the ids of the live subscriptions, sorted.
+func (s *Server) Subscriptions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var out []string
+	for id, sub := range s.subs {
+		if now.Before(sub.expires) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// NotificationsDropped counts the change notifications the drop faults ate.
+func (s *Server) NotificationsDropped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notificationsDropped
 }
 
 // Lifecycle sends a lifecycle notification (reauthorizationRequired,

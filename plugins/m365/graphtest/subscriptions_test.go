@@ -146,3 +146,40 @@ func TestCloseStopsDelivery(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Notifications can be dropped and subscriptions expired on request; an
+// expired subscription notifies no more and cannot be renewed.
+func TestDroppedNotificationsAndExpiredSubscriptions(t *testing.T) {
+	s, ts, clk := newTestServer(t, Options{NotificationRetry: 10 * time.Millisecond})
+	rv := &receiver{arrived: make(chan struct{}, 16)}
+	hook := httptest.NewServer(rv)
+	defer hook.Close()
+	a := newAPI(t, ts, s.AdminToken())
+	exp := clk.Now().Add(24 * time.Hour).Format(time.RFC3339)
+	created := a.must(201, "POST", "/v1.0/subscriptions", map[string]any{"changeType": "created,updated,deleted",
+		"notificationUrl": hook.URL, "resource": "/users/user1@m365.test/events", "expirationDateTime": exp, "clientState": "cs"})
+	id := str(created.body, "id")
+
+	a.must(200, "POST", "/_emulator/faults", map[string]any{"drop_next_notifications": 1})
+	a.must(201, "POST", "/v1.0/users/user1@m365.test/events", timedEvent("dropped", testStart, time.Hour, "UTC"))
+	a.must(201, "POST", "/v1.0/users/user1@m365.test/events", timedEvent("delivered", testStart.Add(2*time.Hour), time.Hour, "UTC"))
+	got := rv.wait(t, 1)
+	if s.NotificationsDropped() != 1 || len(got) != 1 {
+		t.Fatalf("dropped %d, delivered %d; want 1 and 1", s.NotificationsDropped(), len(got))
+	}
+
+	a.must(200, "POST", "/_emulator/faults", map[string]any{"expire_subscriptions": true})
+	if ids := s.Subscriptions(); len(ids) != 0 {
+		t.Fatalf("live subscriptions after expiry: %v", ids)
+	}
+	a.must(404, "PATCH", "/v1.0/subscriptions/"+id, map[string]any{"expirationDateTime": exp})
+	a.must(201, "POST", "/v1.0/users/user1@m365.test/events", timedEvent("after expiry", testStart.Add(4*time.Hour), time.Hour, "UTC"))
+	// A fresh subscription proves delivery works; the expired one sent nothing.
+	a.must(201, "POST", "/v1.0/subscriptions", map[string]any{"changeType": "created", "notificationUrl": hook.URL,
+		"resource": "/users/user1@m365.test/events", "expirationDateTime": exp, "clientState": "cs2"})
+	a.must(201, "POST", "/v1.0/users/user1@m365.test/events", timedEvent("fresh", testStart.Add(6*time.Hour), time.Hour, "UTC"))
+	got = rv.wait(t, 2)
+	if n := got[1]["value"].([]any)[0].(map[string]any); n["clientState"] != "cs2" {
+		t.Fatalf("the expired subscription notified: %v", n)
+	}
+}
