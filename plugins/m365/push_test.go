@@ -122,7 +122,9 @@ func TestWatchRenewUnwatch(t *testing.T) {
 func TestNotificationVerdicts(t *testing.T) {
 	p := New(nil)
 	const secret = "s3cret"
-	note := func(fields string) string { return `{"value":[{"subscriptionId":"sub","tenantId":"t",` + fields + `}]}` }
+	note := func(fields string) string {
+		return `{"value":[{"subscriptionId":"sub","tenantId":"t",` + fields + `}]}`
+	}
 	cases := []struct {
 		name      string
 		query     string
