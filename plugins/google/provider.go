@@ -192,7 +192,7 @@ type serviceAccount struct {
 // Info implements sdk.Provider.
 func (p *Provider) Info(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: Name, ProtocolVersion: sdk.ProtocolVersion, Capabilities: sdk.Capabilities{
-		IncrementalChanges: true, Recurrence: true, CorrelationLookup: true, Directory: true}}, nil
+		IncrementalChanges: true, Recurrence: true, CorrelationLookup: true, Directory: true, Push: true}}, nil
 }
 
 // Configure implements sdk.Provider.

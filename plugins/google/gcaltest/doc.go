@@ -55,7 +55,8 @@
 //	POST /_emulator/faults   {"throttle":0.1,"server_errors":0.02,"expire_cursors":true,
 //	                          "unauthorized":0.01,"quota_exceeded":0.01,"throttle_status":429,
 //	                          "retry_after":1,"truncate_next":1,"short_pages":true,
-//	                          "user_quota":600,"project_quota":10000}
+//	                          "user_quota":600,"project_quota":10000,"drop_notifications":0.1,
+//	                          "drop_next_notifications":1,"expire_channels":true}
 //	                         Replaces the fault settings (absent = off). throttle: fraction answered
 //	                         429 rateLimitExceeded with Retry-After (throttle_status 403 answers 403
 //	                         rateLimitExceeded without it); server_errors: fraction answered 500
@@ -63,7 +64,10 @@
 //	                         quota_exceeded: fraction answered 403 quotaExceeded; expire_cursors:
 //	                         every sync token issued so far answers 410 from now on; truncate_next:
 //	                         the next N JSON bodies are cut in half; short_pages: list pages hold
-//	                         fewer items than asked (sometimes none) while more remain.
+//	                         fewer items than asked (sometimes none) while more remain;
+//	                         drop_notifications: fraction of "exists" push messages never sent,
+//	                         drop_next_notifications: the next N never sent; expire_channels: every
+//	                         watch channel ends now.
 //	GET  /_emulator/faults   the current settings.
 //	POST /_emulator/reset    deletes every event, channel and issued sync token, clears faults and
 //	                         stats; accounts, clients and OAuth grants stay.

@@ -74,7 +74,9 @@ type Server struct {
 	stats stats
 
 	channels map[string]*channel
-	push     *pusher
+	// notificationsDropped counts push messages lost to the drop faults.
+	notificationsDropped int
+	push                 *pusher
 }
 
 // stats are the counters /_emulator/stats reports.
@@ -101,6 +103,12 @@ type Faults struct {
 	ShortPages     bool    `json:"short_pages,omitempty"`
 	UserQuota      int     `json:"user_quota,omitempty"`
 	ProjectQuota   int     `json:"project_quota,omitempty"`
+	// DropNotifications is the fraction of "exists" push messages never sent,
+	// as real ones get lost; DropNextNotifications drops the next N.
+	DropNotifications     float64 `json:"drop_notifications,omitempty"`
+	DropNextNotifications int     `json:"drop_next_notifications,omitempty"`
+	// ExpireChannels, sent as true, ends every watch channel now (an action).
+	ExpireChannels bool `json:"expire_channels,omitempty"`
 }
 
 // New returns an emulator with no accounts.
@@ -478,7 +486,8 @@ func (s *Server) serveTestSurface(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if f.Throttle < 0 || f.Throttle > 1 || f.ServerErrors < 0 || f.ServerErrors > 1 ||
-			f.Unauthorized < 0 || f.Unauthorized > 1 || f.QuotaExceeded < 0 || f.QuotaExceeded > 1 {
+			f.Unauthorized < 0 || f.Unauthorized > 1 || f.QuotaExceeded < 0 || f.QuotaExceeded > 1 ||
+			f.DropNotifications < 0 || f.DropNotifications > 1 || f.DropNextNotifications < 0 {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "fractions must be between 0 and 1"})
 			return
 		}
@@ -585,6 +594,10 @@ func (s *Server) SetFaults(f Faults) {
 	if f.ExpireCursors {
 		s.tokFloor = s.tokSerial + 1
 		f.ExpireCursors = false
+	}
+	if f.ExpireChannels {
+		s.expireChannelsLocked()
+		f.ExpireChannels = false
 	}
 	s.faults = f
 }

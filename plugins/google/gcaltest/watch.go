@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -124,9 +125,66 @@ func (s *Server) notifyLocked(c *calendar) {
 			continue
 		}
 		if ch.cal == c {
+			if s.dropNotificationLocked() {
+				ch.msg++ // the message number moves on, as for a message lost on the way
+				continue
+			}
 			s.deliverLocked(ch, "exists")
 		}
 	}
+}
+
+// dropNotificationLocked draws whether an "exists" message is lost (faults
+// drop_next_notifications and drop_notifications).
+func (s *Server) dropNotificationLocked() bool {
+	if s.faults.DropNextNotifications > 0 {
+		s.faults.DropNextNotifications--
+		s.notificationsDropped++
+		return true
+	}
+	if s.faults.DropNotifications > 0 && s.rng.Float64() < s.faults.DropNotifications {
+		s.notificationsDropped++
+		return true
+	}
+	return false
+}
+
+// ExpireChannels ends every watch channel now, as if its expiration had come.
+func (s *Server) ExpireChannels() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireChannelsLocked()
+}
+
+func (s *Server) expireChannelsLocked() {
+	now := s.now()
+	for _, ch := range s.channels {
+		if ch.expiration.After(now) {
+			ch.expiration = now
+		}
+	}
+}
+
+// Channels returns the ids of the live watch channels, sorted.
+func (s *Server) Channels() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var out []string
+	for id, ch := range s.channels {
+		if now.Before(ch.expiration) {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// NotificationsDropped counts the push messages the drop faults ate.
+func (s *Server) NotificationsDropped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notificationsDropped
 }
 
 // notification is one push message.
