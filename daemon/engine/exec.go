@@ -314,7 +314,7 @@ func (r *run) execCreate(ctx context.Context, st *step, depth int) error {
 		if !permanent(err) {
 			// The create may have happened with its answer lost: look before the
 			// next attempt, while the process still knows what it sent.
-			if ok, rerr := r.resolveCreate(ctx, intent, nil); rerr == nil && ok {
+			if ok, rerr := r.resolveCreate(ctx, intent, nil, resolveInline); rerr == nil && ok {
 				r.succeeded(st)
 				return nil
 			}

@@ -29,7 +29,8 @@ func (e *Engine) Recover(ctx context.Context, link Link) error {
 	if err := r.loadPairs(ctx); err != nil {
 		return err
 	}
-	// Intents a provider cannot look up stay for the next run's full read.
+	// Intents a provider cannot look up, and creates whose copy was not found by
+	// its correlation id, stay for the next run's full read.
 	return r.resolveIntents(ctx, intents, nil)
 }
 
@@ -50,7 +51,11 @@ func (r *run) resolveIntents(ctx context.Context, intents []Intent, full *[2]boo
 		if in.Op == OpUpdate {
 			_, err = r.resolveUpdate(ctx, in)
 		} else {
-			_, err = r.resolveCreate(ctx, in, full)
+			mode := resolveAtRecover
+			if full != nil {
+				mode = resolveAtRun
+			}
+			_, err = r.resolveCreate(ctx, in, full, mode)
 		}
 		if err != nil {
 			return err
@@ -59,9 +64,29 @@ func (r *run) resolveIntents(ctx context.Context, intents []Intent, full *[2]boo
 	return nil
 }
 
+// resolveMode says where a pending create is resolved.
+type resolveMode int
+
+const (
+	// resolveAtRecover: before a run (Recover); what the lookup does not settle
+	// stays for the run.
+	resolveAtRecover resolveMode = iota
+	// resolveAtRun: at the start of a run, which can read the target in full.
+	resolveAtRun
+	// resolveInline: right after a create failed in this process, which knows
+	// what it sent and whether the provider finished.
+	resolveInline
+)
+
 // resolveCreate looks the intent's copy up on the target and records it. It
 // reports whether the copy exists.
-func (r *run) resolveCreate(ctx context.Context, in Intent, full *[2]bool) (bool, error) {
+//
+// A copy not found by its correlation id may still exist: a provider that tags
+// in a second request after the create (SuperOffice's foreign key) leaves an
+// untagged copy when the process dies between the two. At the start of a run
+// the target is therefore read in full and such a copy adopted (plan.go,
+// adoptUntagged) before the create is planned again.
+func (r *run) resolveCreate(ctx context.Context, in Intent, full *[2]bool, mode resolveMode) (bool, error) {
 	t := in.Side
 	var found []sdk.Event
 	err := r.call(ctx, func() error {
@@ -70,25 +95,27 @@ func (r *run) resolveCreate(ctx context.Context, in Intent, full *[2]bool) (bool
 		return err
 	})
 	if errors.Is(err, sdk.ErrUnsupported) {
-		if full == nil {
+		if mode != resolveAtRun {
 			return false, nil
 		}
 		// Resolve by the listing instead: read the target in full, and let the copy
-		// attach to the pair by the correlation id it carries.
+		// attach to the pair by the correlation id it carries (or be adopted).
+		r.resolveByListing(in, false)
 		full[t.index()] = true
-		p := r.idx.byID[in.ID]
-		if p == nil {
-			np := in.Pair.Clone()
-			*np.ref(t) = Ref{Hash: in.Pair.ref(t).Hash}
-			p = &np
-			r.idx.add(p)
-		}
-		r.work(p).retryCreate = t
-		r.settled = append(r.settled, in.ID)
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("resolve pending create %s on %s: %w", in.ID, t, err)
+	}
+	if len(found) == 0 && mode == resolveAtRecover {
+		// Left for the run's full read, which can look for an untagged copy.
+		return false, nil
+	}
+	if len(found) == 0 && mode == resolveAtRun {
+		r.log.Info("pending create not found by its correlation id; looking for an untagged copy before creating again", "side", t, "pair", in.ID)
+		r.resolveByListing(in, true)
+		full[t.index()] = true
+		return false, nil
 	}
 	slices.SortFunc(found, func(a, b sdk.Event) int {
 		switch {
@@ -133,6 +160,32 @@ func (r *run) resolveCreate(ctx context.Context, in Intent, full *[2]bool) (bool
 		return true, nil
 	}
 	return true, r.commit(ctx, b, "resolved intent "+in.ID)
+}
+
+// resolveByListing leaves a pending create to the run's full read of its target:
+// the copy attaches by its correlation id, or is adopted when it carries none,
+// else the create is planned again. fresh: the intent's pair replaces the stored
+// one, so the run starts from what the create was about to record.
+func (r *run) resolveByListing(in Intent, fresh bool) {
+	t := in.Side
+	p := r.idx.byID[in.ID]
+	var prev *Pair
+	if p != nil {
+		c := p.Clone()
+		prev = &c
+	}
+	installed := p == nil || fresh
+	if installed {
+		np := in.Pair.Clone()
+		*np.ref(t) = Ref{Hash: in.Pair.ref(t).Hash}
+		r.install(np)
+		p = r.idx.byID[in.ID]
+	}
+	w := r.work(p)
+	w.retryCreate = t
+	w.adoptOn, w.adoptSince = t, in.Started
+	w.adoptInstalled, w.adoptPrev = installed, prev
+	r.settled = append(r.settled, in.ID)
 }
 
 // resolveUpdate reads the target of an unrecorded update. Unchanged since before

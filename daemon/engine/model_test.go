@@ -15,6 +15,20 @@ func TestModel(t *testing.T) { enginetest.Model(t, memStore) }
 
 func TestCrashAtEveryStep(t *testing.T) { enginetest.CrashAtEveryStep(t, memStore) }
 
+// The same over a provider that tags a new item in a second request: every crash
+// between the two is exercised too.
+func TestCrashAtEveryStepTwoStepCreate(t *testing.T) {
+	enginetest.CrashAtEveryStepWith(t, memStore, enginetest.TwoStepCreate)
+}
+
+func TestInitialSyncCrashesTwoStepCreate(t *testing.T) {
+	n := 2000
+	if testing.Short() {
+		n = 500
+	}
+	enginetest.InitialSyncCrashesWith(t, memStore, n, enginetest.TwoStepCreate)
+}
+
 func TestInitialSyncCrashes(t *testing.T) {
 	n := 10000
 	if testing.Short() {

@@ -43,6 +43,16 @@ type work struct {
 	joined bool
 	// declinedOn: the registry says the participant declined on this side.
 	declinedOn Side
+	// adoptOn and adoptSince: a pending create on adoptOn, begun at adoptSince,
+	// whose copy was not found by its correlation id; adopted: an untagged copy
+	// was found for it (adoptUntagged) and gets the correlation id written.
+	adoptOn    Side
+	adoptSince time.Time
+	adopted    bool
+	// adoptInstalled: the intent's pair was put in place of adoptPrev (nil: the
+	// pair existed only in the intent); undone when nothing is adopted.
+	adoptInstalled bool
+	adoptPrev      *Pair
 }
 
 func (w *work) o(s Side) *obs { return &w.obs[s.index()] }
@@ -140,6 +150,7 @@ func (r *run) plan(ctx context.Context) ([]*step, error) {
 			}
 		}
 	}
+	r.adoptUntagged(&unpaired)
 	if err := r.candidates(ctx); err != nil {
 		return nil, err
 	}
@@ -182,6 +193,143 @@ func (r *run) plan(ctx context.Context) ([]*step, error) {
 	}
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].class() < steps[j].class() })
 	return steps, nil
+}
+
+// adoptSkew is how much earlier than its intent an untagged copy may say it was
+// created: the service's clock is not ours.
+const adoptSkew = 10 * time.Minute
+
+// adoptUntagged looks, for each pending create whose copy was not found by its
+// correlation id, for that copy among the target's unpaired items: one without a
+// correlation id, of the same kind, created no earlier than the intent (give or
+// take adoptSkew), whose content hashes as what the create sent. A provider that
+// tags a new item in a second request leaves such a copy when the process dies
+// between the two requests; adopting it (and writing the correlation id on it,
+// stampAdopted) keeps the create from being made twice and the untagged copy from
+// coming back as a new item. When none matches, the create is planned again.
+func (r *run) adoptUntagged(unpaired *[2][]sdk.Event) {
+	var ws []*work
+	for _, w := range r.works {
+		if w.adoptOn != "" {
+			ws = append(ws, w)
+		}
+	}
+	if len(ws) == 0 {
+		return
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i].p.ID < ws[j].p.ID })
+	for _, w := range ws {
+		t, p := w.adoptOn, w.p
+		if r.idx.byID[p.ID] != p {
+			continue
+		}
+		if o := w.o(t); o.kind == obsListed {
+			// Found by the listing (a provider without correlation lookup, or an
+			// exception claimed by its series and original start): stamp it when it
+			// carries no correlation id.
+			w.adopted = o.ev.CorrelationID == "" && p.ref(t).ID == o.ev.ID
+			continue
+		}
+		if p.ref(t).live() || p.ref(t).Hash == "" {
+			continue
+		}
+		evs := unpaired[t.index()]
+		best := -1
+		for i, ev := range evs {
+			if ev.CorrelationID != "" || ev.Cancelled || orSingle(ev.Kind) != p.Kind {
+				continue
+			}
+			if !ev.Created.IsZero() && ev.Created.Before(w.adoptSince.Add(-adoptSkew)) {
+				continue
+			}
+			if p.Kind == sdk.KindException {
+				m := r.idx.byID[p.Series]
+				if m == nil || m.ref(t).ID == "" || ev.SeriesID != m.ref(t).ID || !ev.OriginalStart.Equal(p.OriginalStart) {
+					continue
+				}
+			}
+			if r.hashOf(p, ev) != p.ref(t).Hash {
+				continue
+			}
+			if best < 0 || adoptBefore(ev, evs[best], w.adoptSince) {
+				best = i
+			}
+		}
+		if best < 0 {
+			r.log.Info("no untagged copy of the pending create; it will be planned again", "side", t, "pair", p.ID)
+			r.notAdopted(w, unpaired)
+			continue
+		}
+		ev := evs[best]
+		r.idx.update(p, func() { p.ref(t).ID = ev.ID; p.ref(t).Deleted = false })
+		*w.o(t) = obs{kind: obsListed, ev: ev}
+		w.adopted = true
+		unpaired[t.index()] = slices.Delete(slices.Clone(evs), best, best+1)
+		r.log.Info("untagged copy of a pending create adopted", "side", t, "pair", p.ID, "id", ev.ID)
+		r.note("pair %s: %s item %s is the copy an interrupted create left without its correlation id; adopted", p.ID, t, ev.ID)
+	}
+}
+
+// notAdopted undoes what resolveByListing put in place when the target holds no
+// copy: the create never happened, and the run goes on from the stored pair (or,
+// for a pair only the intent knew, from the original as a new item), as if the
+// intent had never been written.
+func (r *run) notAdopted(w *work, unpaired *[2][]sdk.Event) {
+	w.adoptOn = ""
+	if !w.adoptInstalled {
+		return
+	}
+	w.retryCreate = ""
+	if w.adoptPrev != nil {
+		r.install(w.adoptPrev.Clone())
+		return
+	}
+	for _, s := range sides {
+		if o := w.o(s); o.kind == obsListed {
+			unpaired[s.index()] = append(unpaired[s.index()], o.ev)
+		}
+	}
+	r.idx.remove(w.p)
+	delete(r.works, w.p.ID)
+}
+
+// adoptBefore orders candidates for adoption: the first created at or after the
+// intent began, then the latest before it; ties by id.
+func adoptBefore(a, b sdk.Event, since time.Time) bool {
+	aAfter, bAfter := !a.Created.Before(since), !b.Created.Before(since)
+	switch {
+	case aAfter != bAfter:
+		return aAfter
+	case !a.Created.Equal(b.Created):
+		if aAfter {
+			return a.Created.Before(b.Created)
+		}
+		return a.Created.After(b.Created)
+	}
+	return a.ID < b.ID
+}
+
+// stampAdopted writes the correlation id on an adopted copy: an update from the
+// other side (its content, which the copy already holds, unless it changed since).
+// A source that is gone takes the usual way (the copy is deleted with it).
+func (r *run) stampAdopted(w *work) []*step {
+	if !w.adopted {
+		return nil
+	}
+	t := w.adoptOn
+	x := t.Other()
+	if !w.p.ref(t).live() || !w.p.ref(x).live() {
+		return nil
+	}
+	if sx := r.state(w, x); sx != stUnchanged && sx != stChanged {
+		return nil
+	}
+	if r.state(w, t) != stUnchanged {
+		return nil // edited meanwhile: the usual rules decide
+	}
+	st := r.updateStep(w, t, x, "write the correlation id on the copy an interrupted create left untagged")
+	st.carry = true
+	return []*step{st}
 }
 
 // matchListed finds the pair of a listed item: by its id, by series and original
@@ -639,6 +787,9 @@ func (r *run) decide(w *work) []*step {
 		return nil
 	}
 	r.updateOwner(w)
+	if st := r.stampAdopted(w); st != nil {
+		return st
+	}
 	if r.mt != nil {
 		if st, done := r.decideMeeting(w); done {
 			return st

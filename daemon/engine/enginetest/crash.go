@@ -57,7 +57,19 @@ func crashScenario(h *Harness) {
 // before and after it takes effect, restarts from the persisted store only, and
 // checks that the link ends exactly as after an uninterrupted run.
 func CrashAtEveryStep(t *testing.T, newStore func() engine.Store) {
+	CrashAtEveryStepWith(t, newStore, nil)
+}
+
+// CrashAtEveryStepWith is CrashAtEveryStep over endpoints wrapped by wrap (nil:
+// as they are), such as TwoStepCreate.
+func CrashAtEveryStepWith(t *testing.T, newStore func() engine.Store, wrap func(engine.Endpoint) engine.Endpoint) {
+	wrapLink := func(h *Harness) {
+		if wrap != nil {
+			h.Link.SuperOffice, h.Link.Calendar = wrap(h.Link.SuperOffice), wrap(h.Link.Calendar)
+		}
+	}
 	ref := NewHarnessWith(t, engine.Policy{}, newStore())
+	wrapLink(ref)
 	crashScenario(ref)
 	f := &faults{}
 	hook := func(ctx context.Context, op string, tg sdk.Target, phase string) error { return f.check(phase) }
@@ -79,6 +91,7 @@ func CrashAtEveryStep(t *testing.T, newStore func() engine.Store) {
 	for k := 1; k <= steps+2; k++ {
 		for _, phase := range []string{"before", "after"} {
 			h := NewHarnessWith(t, engine.Policy{}, newStore())
+			wrapLink(h)
 			crashScenario(h)
 			f := &faults{}
 			hook := func(ctx context.Context, op string, tg sdk.Target, phase string) error { return f.check(phase) }
@@ -120,6 +133,13 @@ func CrashAtEveryStep(t *testing.T, newStore func() engine.Store) {
 // times, each restart from the persisted store only; the end has exactly n pairs
 // and no duplicate. SYNC_CRASH_SEED replays a seed.
 func InitialSyncCrashes(t *testing.T, newStore func() engine.Store, n int) {
+	InitialSyncCrashesWith(t, newStore, n, nil)
+}
+
+// InitialSyncCrashesWith is InitialSyncCrashes over endpoints wrapped by wrap
+// (nil: as they are). Half of the items start on each side, so creates on both
+// sides are crashed.
+func InitialSyncCrashesWith(t *testing.T, newStore func() engine.Store, n int, wrap func(engine.Endpoint) engine.Endpoint) {
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("SYNC_CRASH_SEED"); v != "" {
 		s, err := strconv.ParseUint(v, 10, 64)
@@ -132,7 +152,14 @@ func InitialSyncCrashes(t *testing.T, newStore func() engine.Store, n int) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	h := NewHarnessWith(t, engine.Policy{Past: 30 * 24 * time.Hour, Future: 400 * 24 * time.Hour}, newStore())
 	for i := range n {
-		h.SO.Put(Single(fmt.Sprintf("item %05d", i), T0.Add(time.Duration(i)*37*time.Minute)))
+		c := h.SO
+		if wrap != nil && i%2 == 1 {
+			c = h.Cal
+		}
+		c.Put(Single(fmt.Sprintf("item %05d", i), T0.Add(time.Duration(i)*37*time.Minute)))
+	}
+	if wrap != nil {
+		h.Link.SuperOffice, h.Link.Calendar = wrap(h.Link.SuperOffice), wrap(h.Link.Calendar)
 	}
 	f := &faults{}
 	hook := func(ctx context.Context, op string, tg sdk.Target, phase string) error { return f.check(phase) }
@@ -164,4 +191,24 @@ func InitialSyncCrashes(t *testing.T, newStore func() engine.Store, n int) {
 	}
 	h.RequireTagged()
 	t.Logf("%d kills during the initial sync of %d items", kills, n)
+}
+
+// TwoStepCreate makes an endpoint's creates take two requests, as SuperOffice's
+// do: the item without its correlation id, then an update that writes the id. A
+// crash between the two (the first request's "after", or the second's
+// "before") leaves an untagged copy, which recovery must adopt rather than
+// duplicate.
+func TwoStepCreate(e engine.Endpoint) engine.Endpoint { return twoStep{e} }
+
+type twoStep struct{ engine.Endpoint }
+
+func (e twoStep) Create(ctx context.Context, ev sdk.Event) (sdk.Event, error) {
+	corr := ev.CorrelationID
+	ev.CorrelationID = ""
+	got, err := e.Endpoint.Create(ctx, ev)
+	if err != nil || corr == "" {
+		return got, err
+	}
+	got.CorrelationID = corr
+	return e.Endpoint.Update(ctx, got)
 }
