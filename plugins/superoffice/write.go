@@ -220,6 +220,43 @@ func (in *instance) mark(ctx context.Context, t sdk.Target, id int, corr string)
 	return nil
 }
 
+// markUntagged writes the correlation id on a row we created that carries none:
+// a create interrupted between the appointment and its mark left it untagged,
+// and the sync adopts it with an update carrying the id. A row's existing mark
+// is never replaced, and rows others created are left unmarked.
+func (in *instance) markUntagged(ctx context.Context, t sdk.Target, r *row, corr string) error {
+	if corr == "" {
+		return nil
+	}
+	if ours, err := in.ours(ctx, t, r.regBy); err != nil || !ours {
+		return err
+	}
+	cur, err := in.rowCorrelation(ctx, t, r.id)
+	if err != nil {
+		return err
+	}
+	if cur != "" {
+		return nil
+	}
+	if err := in.setKey(ctx, t, keyCorr, tableAppt, r.id, corr); err != nil {
+		return fmt.Errorf("mark appointment %d: %w", r.id, err)
+	}
+	return nil
+}
+
+// ours reports whether an appointment registered by associate regBy was
+// created by this integration.
+func (in *instance) ours(ctx context.Context, t sdk.Target, regBy int) (bool, error) {
+	if regBy == 0 {
+		return false, nil
+	}
+	me, err := in.principal(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	return regBy == me, nil
+}
+
 // seriesPlan is how a master's rule is written to SuperOffice.
 type seriesPlan struct {
 	info    wire.RecurrenceInfo
@@ -509,6 +546,9 @@ func (p *Provider) update(ctx context.Context, in *instance, t sdk.Target, owner
 	if err != nil {
 		return sdk.Event{}, err
 	}
+	if err := in.markUntagged(ctx, t, &r, ev.CorrelationID); err != nil {
+		return sdk.Event{}, err
+	}
 	if r.rule != 0 {
 		return p.get(ctx, in, t, ev.ID)
 	}
@@ -564,6 +604,21 @@ func (p *Provider) updateSeries(ctx context.Context, in *instance, t sdk.Target,
 	base, err := in.entity(ctx, t, first)
 	if err != nil {
 		return sdk.Event{}, err
+	}
+	if ev.CorrelationID != "" && v.meta.Corr == "" && base.CreatedBy != nil {
+		ours, err := in.ours(ctx, t, base.CreatedBy.AssociateId)
+		if err != nil {
+			return sdk.Event{}, err
+		}
+		if ours {
+			// A series whose create was interrupted before its mark: adopted now.
+			if err := in.setKey(ctx, t, keyCorr, tableRule, ruleID, ev.CorrelationID); err != nil {
+				return sdk.Event{}, fmt.Errorf("mark series %d: %w", ruleID, err)
+			}
+			meta := v.meta
+			meta.Corr = ev.CorrelationID
+			in.cacheSeries(ruleID, meta)
+		}
 	}
 	save := func(e *wire.AppointmentEntity) error {
 		_, err := in.agent(ctx, t, "Appointment/Save", nil, wire.SaveRequest{AppointmentEntity: e, UpdateMode: "ThisAndForward"}, nil)
