@@ -110,6 +110,10 @@ type Harness struct {
 	// Checks that need no service, like Info, are not held to it.
 	MakesHTTPRequests bool
 
+	// PushChange makes a change on tg that the service announces to push
+	// subscribers as a person's change (a service that tells the provider's own
+	// writes apart needs it made as someone else). [OutOfBand.Put]
+	PushChange func(t *testing.T, tg sdk.Target, ev sdk.Event)
 	// PushWait bounds how long the Push check waits for a notification to arrive
 	// (the check runs only when Info announces Capabilities.Push). [10s]
 	PushWait time.Duration

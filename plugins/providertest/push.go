@@ -207,6 +207,10 @@ func (s *suite) push(t *testing.T) {
 // outOfBandPut makes a user's change.
 func (s *suite) outOfBandPut(t *testing.T, tg sdk.Target, ev sdk.Event) {
 	t.Helper()
+	if s.h.PushChange != nil {
+		s.h.PushChange(t, tg, ev)
+		return
+	}
 	if s.h.OutOfBand != nil {
 		s.h.OutOfBand.Put(t, tg, ev)
 		return

@@ -57,7 +57,7 @@ func TestPushCrossesTheBoundary(t *testing.T) {
 
 	nreq := NotificationRequest{Method: "POST", Path: "/notify/m365/x", Query: "validationToken=a%20b",
 		Headers: map[string][]string{"Content-Type": {"text/plain"}, "X-Goog-Channel-Id": {"c1", "c2"}},
-		Body: []byte(`{"value":[]}`), Secret: "s3cret", Subscription: sub, Account: "a"}
+		Body:    []byte(`{"value":[]}`), Secret: "s3cret", Subscription: sub, Account: "a"}
 	nres, err := c.Notification(ctx, "i", nreq)
 	if err != nil {
 		t.Fatal(err)

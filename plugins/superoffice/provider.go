@@ -69,6 +69,7 @@ func (p *Provider) SetTransport(rt http.RoundTripper) {
 func (p *Provider) Info(ctx context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: Name, ProtocolVersion: sdk.ProtocolVersion, Capabilities: sdk.Capabilities{
 		IncrementalChanges: true, Recurrence: true, CorrelationLookup: true, Directory: true, Licenses: true,
+		Push: true, PushScope: sdk.PushScopeInstance,
 	}}, nil
 }
 

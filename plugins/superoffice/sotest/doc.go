@@ -73,7 +73,9 @@
 //	GET  /_emulator/stats           requests by route, mails_sent, injected faults
 //	POST /_emulator/faults          {"throttle":0.1,"server_errors":0.02,"expire_cursors":true,
 //	                                 "retry_after":1,"fail_next":{"status":421,"count":1,"retry_after":"5"},
-//	                                 "truncate_next":1,"break":"garbage"|"truncated"}
+//	                                 "truncate_next":1,"break":"garbage"|"truncated",
+//	                                 "drop_notifications":0.1,"drop_next_notifications":1,
+//	                                 "stop_webhooks":"Stopped"|"TooManyErrors"}
 //	POST /_emulator/reset           drop appointments, keys, webhooks, tokens; keep users
 //	POST /_emulator/licenses        {"user":N}: purchased user licences
 //	POST /_emulator/move            move the tenant to another host (421 on the old)

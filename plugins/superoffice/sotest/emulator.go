@@ -99,6 +99,14 @@ func (s *Server) serveEmulator(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "throttle and server_errors are fractions that add up to at most 1", http.StatusBadRequest)
 			return
 		}
+		if req.DropNotifications < 0 || req.DropNotifications > 1 || req.DropNextNotifications < 0 {
+			http.Error(w, "drop_notifications is a fraction and drop_next_notifications a count", http.StatusBadRequest)
+			return
+		}
+		if st := req.StopWebhooks; st != "" && st != "Stopped" && st != "TooManyErrors" {
+			http.Error(w, `stop_webhooks must be "Stopped" or "TooManyErrors"`, http.StatusBadRequest)
+			return
+		}
 		s.SetFaults(req.Faults)
 		if req.FailNext != nil && req.FailNext.Count > 0 {
 			s.FailNext(req.FailNext.Status, req.FailNext.Count, req.FailNext.RetryAfter)

@@ -366,6 +366,13 @@ type Faults struct {
 	// Break answers every tenant API request 200 with a broken body until the
 	// faults are replaced: "garbage" (not JSON) or "truncated" (JSON cut short).
 	Break string `json:"break"`
+	// DropNotifications is the fraction of webhook events never queued, as real
+	// ones get lost; DropNextNotifications drops the next N.
+	DropNotifications     float64 `json:"drop_notifications"`
+	DropNextNotifications int     `json:"drop_next_notifications"`
+	// StopWebhooks, when "Stopped" or "TooManyErrors", puts every webhook in that
+	// state now, as the tenant or failed deliveries do (an action, not a state).
+	StopWebhooks string `json:"stop_webhooks"`
 }
 
 type forced struct {
@@ -377,9 +384,14 @@ type forced struct {
 
 // SetFaults replaces the random fault rates.
 func (s *Server) SetFaults(f Faults) {
+	stop := f.StopWebhooks
+	f.StopWebhooks = ""
 	s.mu.Lock()
 	s.st.faults = f
 	s.mu.Unlock()
+	if stop != "" {
+		s.StopWebhooks(stop)
+	}
 	if f.ExpireCursors {
 		s.ExpireCursors()
 	}

@@ -134,6 +134,7 @@ type store struct {
 	serverErrors   int
 	hookDeliveries int
 	hookFailures   int
+	hookDropped    int
 	faults         Faults
 	forced         []forced
 	rng            *rand.Rand

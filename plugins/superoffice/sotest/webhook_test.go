@@ -261,3 +261,45 @@ func BenchmarkSeed(b *testing.B) {
 		so.Close()
 	}
 }
+
+// Events can be dropped and webhooks stopped on request; a stopped webhook
+// delivers nothing until it is set Active again.
+func TestWebhookDropsAndStops(t *testing.T) {
+	f := newFixture(t, nil)
+	rcv := &receiver{seen: make(chan struct{}, 1)}
+	target := httptest.NewServer(rcv)
+	defer target.Close()
+	a := f.post("/v1/Webhook", map[string]any{"Name": "sync", "Events": []string{"activity.created", "activity.changed", "activity.deleted"},
+		"TargetUrl": target.URL, "Secret": "s3cret", "State": "Active", "Type": "webhook"})
+	if a.status != 200 {
+		t.Fatalf("register: %d %s", a.status, a.body)
+	}
+	resp, err := http.Post(f.srv.URL+"/_emulator/faults", "application/json", strings.NewReader(`{"drop_next_notifications":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	f.create(f.user1, "2025-04-01T09:00:00")
+	f.create(f.user1, "2025-04-01T11:00:00")
+	waitFor(t, "the second event", func() bool { g, _, _, _ := rcv.snapshot(); return len(g) >= 2 })
+	if got, _, _, _ := rcv.snapshot(); len(got) != 2 || f.so.NotificationsDropped() != 1 {
+		t.Fatalf("delivered %d (test call included), dropped %d", len(got), f.so.NotificationsDropped())
+	}
+
+	f.so.SetFaults(sotest.Faults{StopWebhooks: "TooManyErrors"})
+	if hs := f.so.Webhooks(); len(hs) != 1 || hs[0].State != "TooManyErrors" {
+		t.Fatalf("webhooks = %+v", hs)
+	}
+	f.create(f.user1, "2025-04-01T13:00:00")
+	path := "/v1/Webhook/" + strconv.Itoa(f.so.Webhooks()[0].ID)
+	b, _ := json.Marshal(map[string]any{"State": "Active", "Secret": "s3cret"})
+	if a := f.do("PUT", path, string(b)); a.status != 200 {
+		t.Fatalf("resume: %d %s", a.status, a.body)
+	}
+	f.create(f.user1, "2025-04-01T15:00:00")
+	waitFor(t, "delivery after resume", func() bool { g, _, _, _ := rcv.snapshot(); return len(g) >= 3 })
+	got, _, _, _ := rcv.snapshot()
+	if len(got) != 3 {
+		t.Fatalf("a stopped webhook delivered: %d events", len(got))
+	}
+}

@@ -272,6 +272,9 @@ func (s *Server) enqueueLocked(event string, pk int, entity string, by int, chan
 		if !h.wants(event) || h.state != "Active" {
 			continue
 		}
+		if s.dropEventLocked() {
+			continue
+		}
 		eid := s.newEventID()
 		p := wire.WebhookPayload{EventId: eid, Timestamp: s.now().UTC().Format("2006-01-02T15:04:05.00Z"),
 			Changes: changes, Event: event, PrimaryKey: pk, Entity: entity, ContextIdentifier: ctxID,
@@ -532,4 +535,57 @@ func (c *call) webhookLastError() {
 	if h, ok := c.hook(); ok {
 		c.json(http.StatusOK, h.lastError)
 	}
+}
+
+// dropEventLocked draws whether a webhook event is lost (faults
+// drop_next_notifications and drop_notifications).
+func (s *Server) dropEventLocked() bool {
+	f := &s.st.faults
+	if f.DropNextNotifications > 0 {
+		f.DropNextNotifications--
+		s.st.hookDropped++
+		return true
+	}
+	if f.DropNotifications > 0 && s.st.rng.Float64() < f.DropNotifications {
+		s.st.hookDropped++
+		return true
+	}
+	return false
+}
+
+// StopWebhooks puts every webhook in state ("Stopped" or "TooManyErrors"): it
+// delivers nothing until a PUT sets it Active again.
+func (s *Server) StopWebhooks(state string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.st.hooks {
+		h.state = state
+	}
+}
+
+// WebhookInfo is what Webhooks reports about one webhook.
+type WebhookInfo struct {
+	ID        int
+	Name      string
+	State     string
+	TargetURL string
+}
+
+// Webhooks lists the registered webhooks by id.
+func (s *Server) Webhooks() []WebhookInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []WebhookInfo
+	for _, id := range sortedKeys(s.st.hooks) {
+		h := s.st.hooks[id]
+		out = append(out, WebhookInfo{ID: h.id, Name: h.name, State: h.state, TargetURL: h.target})
+	}
+	return out
+}
+
+// NotificationsDropped counts the webhook events the drop faults ate.
+func (s *Server) NotificationsDropped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.hookDropped
 }
