@@ -94,7 +94,7 @@ func TestFaultsMapToContractErrors(t *testing.T) {
 			d, ok := sdk.RetryAfter(err)
 			return ok && d == 0
 		}},
-		{"500", func() { e.so.FailNext(500, 1, "") }, func(err error) bool {
+		{"500 on every try", func() { e.so.FailNext(500, 4, "") }, func(err error) bool {
 			_, ok := sdk.RetryAfter(err)
 			return err != nil && !ok && strings.Contains(err.Error(), "500")
 		}},

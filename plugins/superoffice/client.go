@@ -136,7 +136,7 @@ func (in *instance) call(ctx context.Context, t sdk.Target, r request) (response
 		}
 	}
 	movedOnce, renewedOnce := false, false
-	for {
+	for attempt := 1; ; attempt++ {
 		resp, err := in.once(ctx, t, r, body)
 		var ae *apiError
 		if errors.As(err, &ae) {
@@ -153,7 +153,68 @@ func (in *instance) call(ctx context.Context, t sdk.Target, r request) (response
 				continue
 			}
 		}
+		if wait, ok := retryWait(err, r, attempt); ok {
+			in.logger.Debug("retrying a request", "method", r.method, "path", r.path, "wait", wait, "err", err)
+			if serr := sleepCtx(ctx, wait); serr != nil {
+				return resp, errors.Join(err, serr)
+			}
+			continue
+		}
 		return resp, err
+	}
+}
+
+// Every call of the provider is many requests (a page of changes reads the diary,
+// then its series; a create writes, reads back and marks), so a request that was
+// throttled with a short Retry-After is waited out here, and a read that failed
+// with a server error is sent again, as the Graph and Google clients do. Failing
+// the whole call instead makes the engine repeat all of it, which on a busy
+// tenant never ends. Longer hints, 503s without one and failed writes go up to
+// the engine and the scheduler.
+const (
+	maxAttempts   = 4
+	maxInlineWait = 5 * time.Second
+)
+
+// retryWait says whether err, the answer to attempt number attempt of r, may be
+// retried, and after how long.
+func retryWait(err error, r request, attempt int) (time.Duration, bool) {
+	if err == nil || attempt >= maxAttempts {
+		return 0, false
+	}
+	var te *sdk.ThrottledError
+	if errors.As(err, &te) {
+		// 429 and 503 mean the request was not carried out: any method may repeat.
+		return te.RetryAfter, te.RetryAfter > 0 && te.RetryAfter <= maxInlineWait
+	}
+	var ae *apiError
+	if errors.As(err, &ae) && ae.status >= 500 && readOnly(r) {
+		return 100 * time.Millisecond << (attempt - 1), true
+	}
+	return 0, false
+}
+
+// readOnly says whether sending r twice changes nothing: GETs, and the agents'
+// Get methods (which SuperOffice serves as POST).
+func readOnly(r request) bool {
+	if r.method == http.MethodGet {
+		return true
+	}
+	if r.method != http.MethodPost || !strings.Contains(r.path, "/Agents/") {
+		return false
+	}
+	return strings.HasPrefix(r.path[strings.LastIndexByte(r.path, '/')+1:], "Get")
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
