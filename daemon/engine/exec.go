@@ -294,7 +294,7 @@ func (r *run) execCreate(ctx context.Context, st *step, depth int) error {
 	}
 	*pending.ref(to) = Ref{Hash: r.hashOf(&pending, ev)}
 	pending.Note = ""
-	intent := Intent{ID: p.ID, Side: to, Pair: pending, Started: r.now}
+	intent := Intent{ID: p.ID, Side: to, Pair: pending, Shape: shapeOf(ev), Started: r.now}
 	if err := r.commit(ctx, Batch{PutIntents: []Intent{intent}}, "intent "+p.ID); err != nil {
 		return err
 	}

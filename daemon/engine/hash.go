@@ -74,6 +74,18 @@ func hashWith(ev sdk.Event, endlessCut time.Time) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// shapeOf identifies an item by what every provider stores as it was sent:
+// kind, title, all-day, start and end (and the original start of an exception).
+func shapeOf(ev sdk.Event) string {
+	kind := orSingle(ev.Kind)
+	parts := []string{string(kind), strings.TrimSpace(ev.Title), strconv.FormatBool(ev.AllDay), stamp(ev.Start, ev.AllDay), stamp(ev.End, ev.AllDay)}
+	if kind == sdk.KindException {
+		parts = append(parts, stamp(ev.OriginalStart, ev.AllDay))
+	}
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(sum[:16])
+}
+
 func orDefault[T ~string](v, d T) T {
 	if v == "" {
 		return d

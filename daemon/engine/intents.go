@@ -183,7 +183,7 @@ func (r *run) resolveByListing(in Intent, fresh bool) {
 	}
 	w := r.work(p)
 	w.retryCreate = t
-	w.adoptOn, w.adoptSince = t, in.Started
+	w.adoptOn, w.adoptSince, w.adoptShape = t, in.Started, in.Shape
 	w.adoptInstalled, w.adoptPrev = installed, prev
 	r.settled = append(r.settled, in.ID)
 }

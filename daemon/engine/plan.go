@@ -48,6 +48,7 @@ type work struct {
 	// was found for it (adoptUntagged) and gets the correlation id written.
 	adoptOn    Side
 	adoptSince time.Time
+	adoptShape string
 	adopted    bool
 	// adoptInstalled: the intent's pair was put in place of adoptPrev (nil: the
 	// pair existed only in the intent); undone when nothing is adopted.
@@ -202,7 +203,9 @@ const adoptSkew = 10 * time.Minute
 // adoptUntagged looks, for each pending create whose copy was not found by its
 // correlation id, for that copy among the target's unpaired items: one without a
 // correlation id, of the same kind, created no earlier than the intent (give or
-// take adoptSkew), whose content hashes as what the create sent. A provider that
+// take adoptSkew), whose content hashes as what the create sent or, since a
+// provider may store less than it was sent (SuperOffice gives every appointment
+// a type), has the shape it sent (Intent.Shape: kind, title, time). A provider that
 // tags a new item in a second request leaves such a copy when the process dies
 // between the two requests; adopting it (and writing the correlation id on it,
 // stampAdopted) keeps the create from being made twice and the untagged copy from
@@ -248,7 +251,7 @@ func (r *run) adoptUntagged(unpaired *[2][]sdk.Event) {
 					continue
 				}
 			}
-			if r.hashOf(p, ev) != p.ref(t).Hash {
+			if r.hashOf(p, ev) != p.ref(t).Hash && (w.adoptShape == "" || shapeOf(ev) != w.adoptShape) {
 				continue
 			}
 			if best < 0 || adoptBefore(ev, evs[best], w.adoptSince) {
@@ -261,7 +264,8 @@ func (r *run) adoptUntagged(unpaired *[2][]sdk.Event) {
 			continue
 		}
 		ev := evs[best]
-		r.idx.update(p, func() { p.ref(t).ID = ev.ID; p.ref(t).Deleted = false })
+		// The copy as the target stored it is what was synced, as after a create.
+		r.idx.update(p, func() { *p.ref(t) = r.refOf(p, ev) })
 		*w.o(t) = obs{kind: obsListed, ev: ev}
 		w.adopted = true
 		unpaired[t.index()] = slices.Delete(slices.Clone(evs), best, best+1)

@@ -129,7 +129,12 @@ type Intent struct {
 	// create, no id yet).
 	Pair Pair `json:"pair"`
 	// Before is the written side's content hash before an update.
-	Before  string    `json:"before,omitempty"`
+	Before string `json:"before,omitempty"`
+	// Shape identifies what a create sent by the fields every provider keeps
+	// (shapeOf), to recognise the copy when it was stored without its correlation
+	// id; the content hash alone misses a copy the provider stored with less or
+	// more than it was sent.
+	Shape   string    `json:"shape,omitempty"`
 	Started time.Time `json:"started"`
 }
 
