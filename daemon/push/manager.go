@@ -632,7 +632,8 @@ func (m *Manager) createWith(ctx context.Context, e *entry, token, secret string
 	m.mu.Lock()
 	rec := state.PushSubscription{Token: token, Provider: e.provider, Instance: e.instance, Account: e.account,
 		URL: m.base + notifyPath(e.provider, token), Secret: secret}
-	e.pending = &rec
+	pending := rec // the handler reads it; rec goes on changing here
+	e.pending = &pending
 	m.tokens[token] = e
 	m.mu.Unlock()
 
