@@ -66,8 +66,9 @@ type Engine struct {
 	obs Observer
 
 	mu sync.Mutex
-	// sweptLinks: links whose organizer pairs were registered since the engine started.
-	sweptLinks map[string]bool
+	// sweptLinks: links whose organizer pairs were registered since the engine
+	// started (or since their profile's registry was dropped), with their profile.
+	sweptLinks map[string]string
 	// waiting: links known to hold pairs that wait for a meeting (they run even when
 	// nothing changed).
 	waiting map[string]bool
@@ -130,7 +131,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.MeetingWait <= 0 {
 		cfg.MeetingWait = time.Hour
 	}
-	return &Engine{cfg: cfg, log: cfg.Logger, obs: cfg.Observer, sweptLinks: map[string]bool{}, waiting: map[string]bool{}}, nil
+	return &Engine{cfg: cfg, log: cfg.Logger, obs: cfg.Observer, sweptLinks: map[string]string{}, waiting: map[string]bool{}}, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -163,7 +163,7 @@ func (r *run) do(ctx context.Context) error {
 			return err
 		}
 		r.res.Waiting = r.countWaiting()
-		r.e.setMeetingState(r.link.Key, r.res.Waiting > 0)
+		r.e.setMeetingState(r.link.Key, r.link.Profile, r.res.Waiting > 0)
 	}
 	return nil
 }
@@ -328,7 +328,8 @@ func (r *run) done(a Action) {
 func (e *Engine) swept(link string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.sweptLinks[link]
+	_, ok := e.sweptLinks[link]
+	return ok
 }
 
 func (e *Engine) hasWaiting(link string) bool {
@@ -340,9 +341,31 @@ func (e *Engine) hasWaiting(link string) bool {
 // setMeetingState records after a run that the link's meetings were registered,
 // and whether it holds waiting pairs (which make the next run look again even when
 // nothing changed).
-func (e *Engine) setMeetingState(link string, waiting bool) {
+func (e *Engine) setMeetingState(link, profile string, waiting bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.sweptLinks[link] = true
+	e.sweptLinks[link] = profile
 	e.waiting[link] = waiting
+}
+
+// DropMeetings forgets the meeting registry of a profile that left the
+// configuration (when the registry can drop one, as daemon/state's SyncStore and
+// MemMeetings can). Should the profile come back, the first run of each of its
+// links registers the meetings its organizers hold again.
+func (e *Engine) DropMeetings(ctx context.Context, profile string) error {
+	if d, ok := e.cfg.Meetings.(interface {
+		DropMeetings(ctx context.Context, profile string) error
+	}); ok {
+		if err := d.DropMeetings(ctx, profile); err != nil {
+			return fmt.Errorf("drop the meetings of profile %s: %w", profile, err)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for link, p := range e.sweptLinks {
+		if p == profile {
+			delete(e.sweptLinks, link)
+		}
+	}
+	return nil
 }
