@@ -35,5 +35,17 @@
 // configuration (or unlicensed, or disabled) stop being scheduled; their pairs and
 // cursors are kept, so a link that comes back continues where it stopped.
 //
+// # Push and reconcile
+//
+// With a state store that keeps subscriptions, the runner runs a daemon/push
+// Manager (push.go): after each run a link declares its two sides, and when its
+// profile has push on, http.public_url is written and the side's provider
+// announces push, the manager subscribes to that side's changes. A notification
+// wakes the link through the scheduler, coalesced per link; interval runs go on
+// regardless. NotifyHandler is the route cmd mounts on the consent listener
+// (web.WithNotify). Every profile's reconcile period (default 3h) a link's run
+// reads both sides in full, which catches what notifications and change feeds
+// missed.
+//
 // It must not import a concrete provider; cmd hands it the plugins.
 package runner

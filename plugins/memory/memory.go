@@ -20,6 +20,11 @@
 //
 // Faults are injected with SetHook; cursors expire with ExpireCursors; a required
 // token (RequireToken) turns other credentials into sdk.ErrUnauthenticated.
+//
+// Push (push.go): Watch subscribes to a calendar after a validation handshake
+// with the host's URL, and every write to it POSTs a signed notification there;
+// DropNotifications, ExpireSubscriptions, Lifecycle and PutUnannounced lose
+// notifications, subscriptions and changes on purpose.
 package memory
 
 import (

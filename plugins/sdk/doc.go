@@ -18,4 +18,8 @@
 //   - Errors are the typed errors of errors.go (wrapped with context as needed), so the
 //     host can tell "throttled, retry after N" from "full sync required" from a bug.
 //   - Writes never make the calendar system send invitations or cancellations.
+//   - Push (push.go) is optional: a provider that announces Capabilities.Push
+//     implements Pusher. A notification is only a hint that wakes a run; it is
+//     judged from the request and the subscription's secret alone, without a
+//     network call.
 package sdk
