@@ -760,7 +760,12 @@ func (m *Manager) remove(ctx context.Context, e *entry) {
 	m.mu.Lock()
 	recs := append([]state.PushSubscription{e.rec}, e.stale...)
 	m.mu.Unlock()
-	t, p, terr := m.target(ctx, e)
+	var t sdk.Target
+	var p sdk.Pusher
+	terr := errors.New("nothing to remove at the service")
+	if slices.ContainsFunc(recs, func(r state.PushSubscription) bool { return r.ID != "" }) {
+		t, p, terr = m.target(ctx, e)
+	}
 	for _, r := range recs {
 		if r.ID != "" {
 			switch {
