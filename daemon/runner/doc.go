@@ -47,5 +47,13 @@
 // reads both sides in full, which catches what notifications and change feeds
 // missed.
 //
+// # Meetings
+//
+// The links of a profile share what they know about meetings (meetings.go):
+// before the first run of any of them after an Apply, the runner resolves the
+// accounts of every link of the profile that may run and hands each run the
+// same engine.Meetings, so a meeting reaches each linked person and room once.
+// A profile removed from the configuration loses its meeting registry.
+//
 // It must not import a concrete provider; cmd hands it the plugins.
 package runner

@@ -33,10 +33,11 @@ func (r *Runner) runLink(ctx context.Context, profile, link string, opts engine.
 	defer b.entry.mu.Unlock()
 
 	started := r.now()
-	el, err := r.prepare(ctx, b)
+	el, self, err := r.prepare(ctx, b)
 	if err != nil {
 		return r.notRun(ctx, b, opts, started, err)
 	}
+	el.Meetings = r.meetingsFor(ctx, b, self)
 	r.setReconcile(el.Key, b.prof.Reconcile)
 	r.bindPush(ctx, b, el)
 	if b.entry.recovered != el.Key {
@@ -57,49 +58,59 @@ func (r *Runner) runLink(ctx context.Context, profile, link string, opts engine.
 }
 
 // prepare binds both sides of a link for a run: plugins configured, credentials
-// at hand, accounts resolved.
-func (r *Runner) prepare(ctx context.Context, b *bound) (engine.Link, error) {
+// at hand, accounts resolved. It also returns the link as a member of its
+// profile's meetings.
+func (r *Runner) prepare(ctx context.Context, b *bound) (engine.Link, engine.Member, error) {
+	so, cal, soAcc, calAcc, err := r.resolve(ctx, b)
+	if err != nil {
+		return engine.Link{}, engine.Member{}, err
+	}
+	key := pairKey(b, soAcc.ID, calAcc.ID)
+	return engine.Link{
+		Key:         key,
+		Profile:     b.id.Profile,
+		Name:        b.id.Link,
+		SuperOffice: so,
+		Calendar:    cal,
+		Policy:      b.policy(),
+	}, engine.Member{Link: key, Kind: b.kind(), SuperOffice: soAcc, Calendar: calAcc}, nil
+}
+
+// resolve binds a link's two sides to their providers and resolves its
+// accounts (cached until the next Apply).
+func (r *Runner) resolve(ctx context.Context, b *bound) (so, cal *side, soAcc, calAcc sdk.Account, err error) {
 	soP, err := r.provider(ctx, b.so.Name)
 	if err != nil {
-		return engine.Link{}, err
+		return nil, nil, soAcc, calAcc, err
 	}
 	calP, err := r.provider(ctx, b.cal.Name)
 	if err != nil {
-		return engine.Link{}, err
+		return nil, nil, soAcc, calAcc, err
 	}
 	creds := r.opts.Credentials
-	so := &side{which: engine.SuperOffice, p: soP, base: sdk.Target{Instance: b.so.Name},
+	so = &side{which: engine.SuperOffice, p: soP, base: sdk.Target{Instance: b.so.Name},
 		credential: func(ctx context.Context) (sdk.Credential, error) { return creds.SuperOffice(ctx, b.so) },
 		invalidate: creds.Invalidate}
-	cal := &side{which: engine.Calendar, p: calP, base: sdk.Target{Instance: b.cal.Name},
+	cal = &side{which: engine.Calendar, p: calP, base: sdk.Target{Instance: b.cal.Name},
 		credential: func(ctx context.Context) (sdk.Credential, error) { return creds.Calendar(ctx, b.cal, b.link) },
 		invalidate: creds.Invalidate}
 
 	// The link's own consent first: a person who has not consented yet gets
 	// the activation link even while the tenant is not connected either.
 	if _, err := cal.target(ctx); err != nil {
-		return engine.Link{}, err
+		return nil, nil, soAcc, calAcc, err
 	}
 	if _, err := so.target(ctx); err != nil {
-		return engine.Link{}, err
+		return nil, nil, soAcc, calAcc, err
 	}
-	soAcc, err := r.lookup(ctx, so, b.kind(), b.link.Associate)
-	if err != nil {
-		return engine.Link{}, lookupError(b, "superoffice", err)
+	if soAcc, err = r.lookup(ctx, so, b.kind(), b.link.Associate); err != nil {
+		return nil, nil, soAcc, calAcc, lookupError(b, "superoffice", err)
 	}
-	calAcc, err := r.lookup(ctx, cal, b.kind(), b.link.Mailbox)
-	if err != nil {
-		return engine.Link{}, lookupError(b, "calendar", err)
+	if calAcc, err = r.lookup(ctx, cal, b.kind(), b.link.Mailbox); err != nil {
+		return nil, nil, soAcc, calAcc, lookupError(b, "calendar", err)
 	}
 	so.base.Account, cal.base.Account = soAcc.ID, calAcc.ID
-	return engine.Link{
-		Key:         pairKey(b, soAcc.ID, calAcc.ID),
-		Profile:     b.id.Profile,
-		Name:        b.id.Link,
-		SuperOffice: so,
-		Calendar:    cal,
-		Policy:      b.policy(),
-	}, nil
+	return so, cal, soAcc, calAcc, nil
 }
 
 // pairKey is the key of a link's pairs in the sync store: the link's name and a

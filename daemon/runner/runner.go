@@ -90,6 +90,9 @@ type Runner struct {
 	accounts  map[accountKey]sdk.Account
 	closed    bool
 
+	// meetings.go
+	meet meetingState
+
 	// push.go
 	push        *push.Manager
 	waker       waker
@@ -219,6 +222,7 @@ func (r *Runner) Apply(ctx context.Context, cfg *config.Config, allowed []state.
 		r.mu.Unlock()
 		return errors.New("runner: closed")
 	}
+	removed := r.applyMeetingsLocked(r.cfg, cfg)
 	r.cfg = cfg
 	r.allowed = allow
 	for id := range r.links {
@@ -247,6 +251,7 @@ func (r *Runner) Apply(ctx context.Context, cfg *config.Config, allowed []state.
 		running = append(running, id)
 	}
 	r.applyPush(publicURL, running)
+	r.dropMeetings(ctx, removed)
 	r.configureAll(ctx, changed)
 	r.log.Info("links applied", "scheduled", len(jobs), "configured", len(cfg.Links()))
 	return errors.Join(errs...)
