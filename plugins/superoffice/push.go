@@ -40,7 +40,9 @@ import (
 const webhookName = "synchronizer"
 
 // webhookEvents are the events a webhook subscribes to.
-var webhookEvents = []string{"activity.created", "activity.changed", "activity.deleted"}
+func webhookEvents() []string {
+	return []string{"activity.created", "activity.changed", "activity.deleted"}
+}
 
 var _ sdk.Pusher = (*Provider)(nil)
 
@@ -68,7 +70,7 @@ func (p *Provider) Watch(ctx context.Context, t sdk.Target, req sdk.WatchRequest
 				return sub, nil
 			}
 			// Stopped by the tenant, or by failed deliveries: set it going again.
-			put := wire.Webhook{WebhookId: cur.WebhookId, Name: cur.Name, Events: webhookEvents, TargetUrl: req.URL,
+			put := wire.Webhook{WebhookId: cur.WebhookId, Name: cur.Name, Events: webhookEvents(), TargetUrl: req.URL,
 				Secret: req.Secret, State: "Active", Type: "webhook", Headers: cur.Headers, Properties: cur.Properties}
 			if _, err := in.call(ctx, t, request{method: http.MethodPut, path: "/v1/Webhook/" + url.PathEscape(id), body: put}); err != nil {
 				return sdk.Subscription{}, fmt.Errorf("watch %s: set webhook %s active again: %w", in.name, id, err)
@@ -83,7 +85,7 @@ func (p *Provider) Watch(ctx context.Context, t sdk.Target, req sdk.WatchRequest
 	}
 	var out wire.Webhook
 	_, err = in.call(ctx, t, request{method: http.MethodPost, path: "/v1/Webhook", body: wire.Webhook{
-		Name: webhookName, Events: webhookEvents, TargetUrl: req.URL, Secret: req.Secret, State: "Active", Type: "webhook",
+		Name: webhookName, Events: webhookEvents(), TargetUrl: req.URL, Secret: req.Secret, State: "Active", Type: "webhook",
 		Headers: map[string]string{}, Properties: map[string]any{},
 	}, out: &out})
 	if err != nil {
