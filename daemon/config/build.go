@@ -149,6 +149,9 @@ func (b *builder) buildHTTP(c *Config, r *rawHTTP) {
 	if r.PublicURL != nil {
 		if err := checkURL(c.HTTP.PublicURL); err != nil {
 			b.errorf(attrRange(r.Body, "public_url", r.DefRange), "Invalid public_url", "%v.", err)
+		} else if u, _ := url.Parse(c.HTTP.PublicURL); u.Scheme == "http" && !isLoopback(u.Host) && !isLoopback(u.Host+":0") {
+			b.warnf(attrRange(r.Body, "public_url", r.DefRange), "Push needs HTTPS",
+				"public_url %s is not HTTPS: Microsoft 365, Google and SuperOffice deliver change notifications only to HTTPS with a valid certificate, so links will be polled only. Put a TLS proxy in front of consent_address.", c.HTTP.PublicURL)
 		}
 	}
 	c.HTTP.PublicURL = strings.TrimRight(c.HTTP.PublicURL, "/")

@@ -56,6 +56,16 @@ profile "p" {
   calendar = "g"
   reconcile = "often"
 }`, []string{"14 error: Invalid duration"}, true, DefaultReconcile, false},
+		{"plain HTTP to another host", `http { public_url = "http://sync.example.test" }
+profile "p" {
+  superoffice = "acme"
+  calendar = "g"
+}`, []string{"11 warning: Push needs HTTPS"}, true, DefaultReconcile, true},
+		{"plain HTTP to loopback", `http { public_url = "http://127.0.0.1:8420" }
+profile "p" {
+  superoffice = "acme"
+  calendar = "g"
+}`, nil, true, DefaultReconcile, true},
 		{"push not a bool", `profile "p" {
   superoffice = "acme"
   calendar = "g"
@@ -72,7 +82,7 @@ profile "p" {
 			if diff := cmp.Diff(c.want, got(res.Diags)); diff != "" {
 				t.Fatalf("diagnostics (-want +got):\n%s", diff)
 			}
-			if c.want != nil {
+			if cfg == nil {
 				return
 			}
 			pr := cfg.Profile("p")
