@@ -147,10 +147,16 @@ func openEnded(lines []string, ev sdk.Event, cut time.Time) []string {
 
 func (r *run) commit(ctx context.Context, b Batch, what string) error {
 	if err := r.store().Commit(ctx, r.link.Key, b); err != nil {
-		return fmt.Errorf("record %s: %w", what, err)
+		return &storeError{fmt.Errorf("record %s: %w", what, err)}
 	}
 	return nil
 }
+
+// storeError is a failed write to the store: the run cannot go on.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
 
 // permanent reports an error that retrying the same write will not cure.
 func permanent(err error) bool {

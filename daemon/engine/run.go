@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -148,13 +149,22 @@ func (r *run) do(ctx context.Context) error {
 	if r.guardErr != nil {
 		return r.guardErr
 	}
+	var failed error
+	skipped := 0
 	for _, st := range steps {
 		if err := r.exec(ctx, st); err != nil {
+			if r.goOn(ctx, err, &skipped) {
+				failed = cmp.Or(failed, err)
+				continue
+			}
 			r.res.Pairs = len(r.idx.byID)
 			return err
 		}
 	}
 	r.res.Pairs = len(r.idx.byID)
+	if failed != nil {
+		return failed
+	}
 	if err := r.commitEnd(ctx); err != nil {
 		return err
 	}
@@ -299,6 +309,33 @@ func (r *run) read(ctx context.Context, s Side, cursor string) (*view, error) {
 		}
 		cur = ch.Cursor
 	}
+}
+
+// maxSkippedWrites bounds the failed writes one run goes on past; beyond them
+// the service is down rather than flaky.
+const maxSkippedWrites = 10
+
+// goOn decides whether the run goes on with its other writes after one failed.
+// A passing failure of the service (a 5xx, a broken connection) costs that item
+// only: the failing step left its intent or pair as the next run expects it, so
+// the run carries out the rest and still fails at the end (the cursors stay, the
+// scheduler runs the link again). Without this, one failed write in an initial
+// sync of hundreds throws the rest of the run away, again at every retry. A
+// failure to record, a cancelled run, throttling beyond the run's budget and
+// refused credentials stop the run at once.
+func (r *run) goOn(ctx context.Context, err error, skipped *int) bool {
+	var se *storeError
+	if ctx.Err() != nil || errors.As(err, &se) || errors.Is(err, sdk.ErrThrottled) ||
+		errors.Is(err, sdk.ErrUnauthenticated) || errors.Is(err, sdk.ErrConsentRevoked) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if *skipped >= maxSkippedWrites {
+		return false
+	}
+	*skipped++
+	r.itemError("%v", err)
+	return true
 }
 
 func (r *run) itemError(format string, args ...any) {
