@@ -21,6 +21,7 @@ import (
 	"synchronizer/daemon/runner"
 	"synchronizer/daemon/state"
 	"synchronizer/daemon/telemetry"
+	"synchronizer/daemon/web"
 	"synchronizer/plugins/sdk"
 )
 
@@ -201,7 +202,8 @@ func wireDaemon(a *agent.Agent, log *slog.Logger) (*daemonWiring, error) {
 	}
 	a.SetRunner(r)
 	a.SetLicenseSource(r)
-	a.SetConsentHandler(consent.Handler())
+	// POST /notify/... (push notifications) sits in front of the consent pages.
+	a.SetConsentHandler(web.WithNotify(consent.Handler(), r.NotifyHandler()))
 	r.Routes(a.AdminMux(), a.Links)
 	consent.Mount(a.AdminMux())
 
