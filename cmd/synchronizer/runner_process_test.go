@@ -337,6 +337,7 @@ profile "mp" {
   superoffice = "emu"
   calendar    = "mem"
   interval    = "1h"
+  push        = false # runs only when asked, so the counts below are exact
   user "jane" {
     associate = "USER1"
     mailbox   = "jane@memory.test"

@@ -39,7 +39,11 @@ func (r *Runner) runLink(ctx context.Context, profile, link string, opts engine.
 	}
 	el.Meetings = r.meetingsFor(ctx, b, self)
 	r.setReconcile(el.Key, b.prof.Reconcile)
-	r.bindPush(ctx, b, el)
+	if !opts.DryRun {
+		// A dry run changes nothing: it neither subscribes to changes nor wakes
+		// the link once a subscription exists.
+		r.bindPush(ctx, b, el)
+	}
 	if b.entry.recovered != el.Key {
 		if err := r.eng.Recover(ctx, el); err != nil {
 			return r.notRun(ctx, b, opts, started, fmt.Errorf("settle the writes an earlier run left unfinished: %w", err))
