@@ -47,7 +47,12 @@ type twoStepCreate struct {
 	// SuperOffice gives every appointment a type, so the copy does not hash as
 	// what was sent.
 	typed bool
+	// lose: instead of the process dying, the answer of the first request is
+	// lost (a timeout after the service stored the item).
+	lose bool
 }
+
+var errTimeout = errors.New("timeout awaiting the answer")
 
 func (e *twoStepCreate) Create(ctx context.Context, ev sdk.Event) (sdk.Event, error) {
 	if err := e.proc.alive(); err != nil {
@@ -64,6 +69,9 @@ func (e *twoStepCreate) Create(ctx context.Context, ev sdk.Event) (sdk.Event, er
 	}
 	e.creates++
 	if e.creates == e.killAfter {
+		if e.lose {
+			return sdk.Event{}, errTimeout
+		}
 		e.proc.kill()
 		return sdk.Event{}, errKilled
 	}
@@ -133,20 +141,22 @@ func TestKillBetweenCreateAndTag(t *testing.T) {
 		// killAfter is the create the process dies in.
 		killAfter int
 		typed     bool
+		lose      bool
 		// meanwhile is done to the original of the interrupted create before the
 		// restart; it returns the title the copy must end with ("" = no copy).
 		meanwhile func(h *enginetest.Harness, s engine.Side, title string) string
 	}{
-		{"into superoffice, first create", engine.SuperOffice, 1, false, nil},
-		{"into superoffice, last create", engine.SuperOffice, n, false, nil},
-		{"into the calendar", engine.Calendar, 3, false, nil},
-		{"the copy stored with a type of its own", engine.SuperOffice, 3, true, nil},
-		{"original edited before the restart", engine.SuperOffice, 2, true, func(h *enginetest.Harness, s engine.Side, title string) string {
+		{"into superoffice, first create", engine.SuperOffice, 1, false, false, nil},
+		{"into superoffice, last create", engine.SuperOffice, n, false, false, nil},
+		{"into the calendar", engine.Calendar, 3, false, false, nil},
+		{"the copy stored with a type of its own", engine.SuperOffice, 3, true, false, nil},
+		{"the answer of the first request lost", engine.SuperOffice, 2, true, true, nil},
+		{"original edited before the restart", engine.SuperOffice, 2, true, false, func(h *enginetest.Harness, s engine.Side, title string) string {
 			h.Clock.Advance(time.Minute)
 			h.Edit(s, title, enginetest.Retitle(title+" edited"))
 			return title + " edited"
 		}},
-		{"original deleted before the restart", engine.Calendar, 4, false, func(h *enginetest.Harness, s engine.Side, title string) string {
+		{"original deleted before the restart", engine.Calendar, 4, false, false, func(h *enginetest.Harness, s engine.Side, title string) string {
 			h.Remove(s, title)
 			return ""
 		}},
@@ -159,7 +169,7 @@ func TestKillBetweenCreateAndTag(t *testing.T) {
 				h.Calendar(source).Put(enginetest.Single(fmt.Sprintf("item %d", i), enginetest.T0.Add(time.Duration(i+1)*24*time.Hour)))
 			}
 			proc := &process{}
-			ts := &twoStepCreate{Endpoint: h.Link.SuperOffice, proc: proc, killAfter: tc.killAfter, typed: tc.typed}
+			ts := &twoStepCreate{Endpoint: h.Link.SuperOffice, proc: proc, killAfter: tc.killAfter, typed: tc.typed, lose: tc.lose}
 			if tc.target == engine.Calendar {
 				ts.Endpoint = h.Link.Calendar
 				h.Link.Calendar = ts
@@ -170,11 +180,16 @@ func TestKillBetweenCreateAndTag(t *testing.T) {
 			h.Rebuild()
 
 			h.Clock.Advance(time.Minute)
-			if _, err := h.Eng.Run(context.Background(), h.Link, engine.RunOptions{}); !errors.Is(err, errKilled) {
-				t.Fatalf("the run was not killed: %v", err)
+			want := errKilled
+			if tc.lose {
+				want = errTimeout
+			}
+			if _, err := h.Eng.Run(context.Background(), h.Link, engine.RunOptions{}); !errors.Is(err, want) {
+				t.Fatalf("the run did not fail with %v: %v", want, err)
 			}
 			target := h.Calendar(tc.target)
-			if got := target.Len(); got != tc.killAfter {
+			if got := target.Len(); got != tc.killAfter && !tc.lose {
+				// (After a lost answer the run goes on with its other writes.)
 				t.Fatalf("%s holds %d items after the kill, want %d", tc.target, got, tc.killAfter)
 			}
 			var orphan sdk.Event
@@ -186,22 +201,25 @@ func TestKillBetweenCreateAndTag(t *testing.T) {
 			if orphan.ID == "" {
 				t.Fatalf("no untagged item on %s after the kill", tc.target)
 			}
-			want := orphan.Title
+			title := orphan.Title
 			if tc.meanwhile != nil {
-				want = tc.meanwhile(h, source, orphan.Title)
+				title = tc.meanwhile(h, source, orphan.Title)
 			}
 
-			// Start again: settle what the kill left, then sync until quiet.
+			// Start again (or, after a lost answer, go on): settle what was left,
+			// then sync until quiet.
 			h.Clock.Advance(time.Minute)
-			proc.start()
-			h.Rebuild()
-			if err := h.Eng.Recover(context.Background(), h.Link); err != nil {
-				t.Fatalf("recover: %v", err)
+			if !tc.lose {
+				proc.start()
+				h.Rebuild()
+				if err := h.Eng.Recover(context.Background(), h.Link); err != nil {
+					t.Fatalf("recover: %v", err)
+				}
 			}
 			h.Settle()
 
 			wantN := n
-			if want == "" {
+			if title == "" {
 				wantN = n - 1
 			}
 			if h.SO.Len() != wantN || h.Cal.Len() != wantN || h.Pairs() != wantN {
@@ -214,12 +232,12 @@ func TestKillBetweenCreateAndTag(t *testing.T) {
 			h.RequireTagged()
 			cur, ok := target.Event(orphan.ID)
 			switch {
-			case want == "" && ok:
+			case title == "" && ok:
 				t.Errorf("the untagged copy of a deleted original is still there: %+v", cur)
-			case want != "" && !ok:
+			case title != "" && !ok:
 				t.Errorf("the untagged copy was not adopted (a new one was made)")
-			case want != "" && (cur.Title != want || cur.CorrelationID == ""):
-				t.Errorf("adopted copy = %q tagged %q, want %q with a correlation id", cur.Title, cur.CorrelationID, want)
+			case title != "" && (cur.Title != title || cur.CorrelationID == ""):
+				t.Errorf("adopted copy = %q tagged %q, want %q with a correlation id", cur.Title, cur.CorrelationID, title)
 			}
 			if res := h.Run(); len(res.Plan) != 0 {
 				t.Errorf("a quiet run plans %v", res.Plan)

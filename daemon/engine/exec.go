@@ -319,8 +319,15 @@ func (r *run) execCreate(ctx context.Context, st *step, depth int) error {
 		}
 		if !permanent(err) {
 			// The create may have happened with its answer lost: look before the
-			// next attempt, while the process still knows what it sent.
-			if ok, rerr := r.resolveCreate(ctx, intent, nil, resolveInline); rerr == nil && ok {
+			// next attempt, while the process still knows what it sent. A copy not
+			// found by its correlation id may still be there untagged (a provider
+			// that tags in a second request): the next run looks for it, unless the
+			// service refused the create outright (throttled).
+			mode := resolveLeave
+			if _, throttled := sdk.RetryAfter(err); throttled {
+				mode = resolveDrop
+			}
+			if ok, rerr := r.resolveCreate(ctx, intent, nil, mode); rerr == nil && ok {
 				r.succeeded(st)
 				return nil
 			}

@@ -51,7 +51,7 @@ func (r *run) resolveIntents(ctx context.Context, intents []Intent, full *[2]boo
 		if in.Op == OpUpdate {
 			_, err = r.resolveUpdate(ctx, in)
 		} else {
-			mode := resolveAtRecover
+			mode := resolveLeave
 			if full != nil {
 				mode = resolveAtRun
 			}
@@ -68,14 +68,14 @@ func (r *run) resolveIntents(ctx context.Context, intents []Intent, full *[2]boo
 type resolveMode int
 
 const (
-	// resolveAtRecover: before a run (Recover); what the lookup does not settle
-	// stays for the run.
-	resolveAtRecover resolveMode = iota
+	// resolveLeave: a copy the lookup does not find is left to the next run's
+	// full read (Recover, and a create whose answer was lost).
+	resolveLeave resolveMode = iota
 	// resolveAtRun: at the start of a run, which can read the target in full.
 	resolveAtRun
-	// resolveInline: right after a create failed in this process, which knows
-	// what it sent and whether the provider finished.
-	resolveInline
+	// resolveDrop: a copy the lookup does not find was never made (the create
+	// was refused): the intent goes.
+	resolveDrop
 )
 
 // resolveCreate looks the intent's copy up on the target and records it. It
@@ -107,7 +107,7 @@ func (r *run) resolveCreate(ctx context.Context, in Intent, full *[2]bool, mode 
 	if err != nil {
 		return false, fmt.Errorf("resolve pending create %s on %s: %w", in.ID, t, err)
 	}
-	if len(found) == 0 && mode == resolveAtRecover {
+	if len(found) == 0 && mode == resolveLeave {
 		// Left for the run's full read, which can look for an untagged copy.
 		return false, nil
 	}

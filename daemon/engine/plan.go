@@ -196,20 +196,31 @@ func (r *run) plan(ctx context.Context) ([]*step, error) {
 	return steps, nil
 }
 
-// adoptSkew is how much earlier than its intent an untagged copy may say it was
-// created: the service's clock is not ours.
+// adoptSkew bounds how far from its intent the creation time an untagged copy
+// reports may lie: the service's clock is not ours.
 const adoptSkew = 10 * time.Minute
+
+// How an untagged item matches what a pending create sent.
+type adoptMatch int
+
+const (
+	adoptNone adoptMatch = iota
+	// adoptShape: the kind, title and time that were sent; the rest as the
+	// provider stored it (SuperOffice gives every appointment a type).
+	adoptShape
+	// adoptExact: the content that was sent.
+	adoptExact
+)
 
 // adoptUntagged looks, for each pending create whose copy was not found by its
 // correlation id, for that copy among the target's unpaired items: one without a
 // correlation id, of the same kind, created no earlier than the intent (give or
-// take adoptSkew), whose content hashes as what the create sent or, since a
-// provider may store less than it was sent (SuperOffice gives every appointment
-// a type), has the shape it sent (Intent.Shape: kind, title, time). A provider that
-// tags a new item in a second request leaves such a copy when the process dies
-// between the two requests; adopting it (and writing the correlation id on it,
-// stampAdopted) keeps the create from being made twice and the untagged copy from
-// coming back as a new item. When none matches, the create is planned again.
+// take adoptSkew), that matches what the create sent (adoptMatch). A provider
+// that tags a new item in a second request leaves such a copy when the process
+// dies between the two requests; adopting it (and writing the correlation id on
+// it, stampAdopted) keeps the create from being made twice and the untagged copy
+// from coming back as a new item. When none matches, the create is planned
+// again.
 func (r *run) adoptUntagged(unpaired *[2][]sdk.Event) {
 	var ws []*work
 	for _, w := range r.works {
@@ -237,25 +248,14 @@ func (r *run) adoptUntagged(unpaired *[2][]sdk.Event) {
 			continue
 		}
 		evs := unpaired[t.index()]
-		best := -1
+		best, bestMatch := -1, adoptNone
 		for i, ev := range evs {
-			if ev.CorrelationID != "" || ev.Cancelled || orSingle(ev.Kind) != p.Kind {
+			m := r.adoptMatch(w, ev)
+			if m == adoptNone {
 				continue
 			}
-			if !ev.Created.IsZero() && ev.Created.Before(w.adoptSince.Add(-adoptSkew)) {
-				continue
-			}
-			if p.Kind == sdk.KindException {
-				m := r.idx.byID[p.Series]
-				if m == nil || m.ref(t).ID == "" || ev.SeriesID != m.ref(t).ID || !ev.OriginalStart.Equal(p.OriginalStart) {
-					continue
-				}
-			}
-			if r.hashOf(p, ev) != p.ref(t).Hash && (w.adoptShape == "" || shapeOf(ev) != w.adoptShape) {
-				continue
-			}
-			if best < 0 || adoptBefore(ev, evs[best], w.adoptSince) {
-				best = i
+			if m > bestMatch || (m == bestMatch && adoptBefore(ev, evs[best], w.adoptSince)) {
+				best, bestMatch = i, m
 			}
 		}
 		if best < 0 {
@@ -274,27 +274,35 @@ func (r *run) adoptUntagged(unpaired *[2][]sdk.Event) {
 	}
 }
 
-// notAdopted undoes what resolveByListing put in place when the target holds no
-// copy: the create never happened, and the run goes on from the stored pair (or,
-// for a pair only the intent knew, from the original as a new item), as if the
-// intent had never been written.
-func (r *run) notAdopted(w *work, unpaired *[2][]sdk.Event) {
-	w.adoptOn = ""
-	if !w.adoptInstalled {
-		return
+// adoptMatch tells how ev, an unpaired item of the target, matches the pending
+// create of w.
+func (r *run) adoptMatch(w *work, ev sdk.Event) adoptMatch {
+	t, p := w.adoptOn, w.p
+	if ev.CorrelationID != "" || ev.Cancelled || orSingle(ev.Kind) != p.Kind {
+		return adoptNone
 	}
-	w.retryCreate = ""
-	if w.adoptPrev != nil {
-		r.install(w.adoptPrev.Clone())
-		return
+	if !ev.Created.IsZero() && ev.Created.Before(w.adoptSince.Add(-adoptSkew)) {
+		return adoptNone
 	}
-	for _, s := range sides {
-		if o := w.o(s); o.kind == obsListed {
-			unpaired[s.index()] = append(unpaired[s.index()], o.ev)
+	if p.Kind == sdk.KindException {
+		m := r.idx.byID[p.Series]
+		if m == nil || m.ref(t).ID == "" || ev.SeriesID != m.ref(t).ID || !ev.OriginalStart.Equal(p.OriginalStart) {
+			return adoptNone
 		}
 	}
-	r.idx.remove(w.p)
-	delete(r.works, w.p.ID)
+	if r.hashOf(p, ev) == p.ref(t).Hash {
+		return adoptExact
+	}
+	if w.adoptShape == "" {
+		return adoptNone
+	}
+	// Not looser than this: a copy its user retitled or moved before the
+	// restart cannot be told from a new item of theirs, which must not be taken
+	// over (a duplicate is the lesser harm).
+	if shapeOf(ev) == w.adoptShape {
+		return adoptShape
+	}
+	return adoptNone
 }
 
 // adoptBefore orders candidates for adoption: the first created at or after the
@@ -334,6 +342,29 @@ func (r *run) stampAdopted(w *work) []*step {
 	st := r.updateStep(w, t, x, "write the correlation id on the copy an interrupted create left untagged")
 	st.carry = true
 	return []*step{st}
+}
+
+// notAdopted undoes what resolveByListing put in place when the target holds no
+// copy: the create never happened, and the run goes on from the stored pair (or,
+// for a pair only the intent knew, from the original as a new item), as if the
+// intent had never been written.
+func (r *run) notAdopted(w *work, unpaired *[2][]sdk.Event) {
+	w.adoptOn = ""
+	if !w.adoptInstalled {
+		return
+	}
+	w.retryCreate = ""
+	if w.adoptPrev != nil {
+		r.install(w.adoptPrev.Clone())
+		return
+	}
+	for _, s := range sides {
+		if o := w.o(s); o.kind == obsListed {
+			unpaired[s.index()] = append(unpaired[s.index()], o.ev)
+		}
+	}
+	r.idx.remove(w.p)
+	delete(r.works, w.p.ID)
 }
 
 // matchListed finds the pair of a listed item: by its id, by series and original
