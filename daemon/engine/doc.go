@@ -17,6 +17,10 @@
 //     (side letter + hash of the source id), recorded as an intent before the create.
 //     A pending intent is resolved by looking the id up on the target before anything
 //     is created again; a lost store re-pairs by these ids instead of duplicating.
+//     A copy the lookup misses may exist untagged (a provider that tags in a second
+//     request, interrupted between the two): the run reads the target in full and
+//     adopts an untagged item of the same content, or kind, title and time, made
+//     since the intent, writing the id on it (plan.go, adoptUntagged).
 //   - A change counts only when the content hash of the synced fields changed, so the
 //     echo of our own write is a no-op.
 //   - Deletes are confirmed with Get before they propagate, and the mass-delete guard
