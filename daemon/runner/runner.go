@@ -62,9 +62,12 @@ type Options struct {
 // DefaultLimits bound concurrent runs per concurrency key class. A run makes one
 // request at a time, so four runs on one mailbox stay within the four concurrent
 // requests Microsoft allows per mailbox; four per provider instance keep one
-// tenant's links from taking every slot.
+// tenant's links from taking every slot. The links of one SuperOffice diary (a
+// person linked in two profiles) run one at a time: a create in the diary is
+// the appointment and then its mark, and another link listing the diary between
+// the two would take our own copy for the person's appointment.
 func DefaultLimits() map[string]int {
-	return map[string]int{"provider": 4, "mailbox": 4}
+	return map[string]int{"provider": 4, "mailbox": 4, "diary": 1}
 }
 
 // Runner runs the links of the configuration in force. Create it with New, plug
@@ -264,6 +267,7 @@ func jobKeys(so *config.SuperOffice, cal *config.Calendar, l *config.Link) []str
 		"provider:" + config.ProviderSuperOffice + "/" + so.Name,
 		"provider:" + cal.Provider + "/" + cal.Name,
 		"mailbox:" + cal.Provider + "/" + cal.Name + "/" + strings.ToLower(l.Mailbox),
+		"diary:" + config.ProviderSuperOffice + "/" + so.Name + "/" + strings.ToLower(l.Associate),
 	}
 }
 
