@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,7 +27,10 @@ type multiset map[string]int
 // multisets, and the benchmark's own items by place and slot.
 type contents struct {
 	seeded map[string]multiset
-	bench  map[string]map[string][]occurrence // place -> slot key -> occurrences
+	// names are the seeded occurrences' titles and ids by place and key, to
+	// name what differs.
+	names map[string]map[string][]string
+	bench map[string]map[string][]occurrence // place -> slot key -> occurrences
 }
 
 // layout knows which places exist and which links share a diary.
@@ -63,7 +67,8 @@ func readPlaces(ctx context.Context, s *sides, l layout, from, to time.Time, wor
 		byPlace[calPlace(a)], sideOf[calPlace(a)] = a, a.Calendar
 	}
 	places := l.places()
-	out := &contents{seeded: map[string]multiset{}, bench: map[string]map[string][]occurrence{}}
+	out := &contents{seeded: map[string]multiset{}, names: map[string]map[string][]string{},
+		bench: map[string]map[string][]occurrence{}}
 	var mu sync.Mutex
 	var firstErr error
 	work := make(chan string)
@@ -82,7 +87,7 @@ func readPlaces(ctx context.Context, s *sides, l layout, from, to time.Time, wor
 					mu.Unlock()
 					continue
 				}
-				ms, bench := multiset{}, map[string][]occurrence{}
+				ms, names, bench := multiset{}, map[string][]string{}, map[string][]occurrence{}
 				for _, o := range occs {
 					if isBenchTitle(o.Title) {
 						bench[o.key()] = append(bench[o.key()], o)
@@ -99,8 +104,9 @@ func readPlaces(ctx context.Context, s *sides, l layout, from, to time.Time, wor
 						continue
 					}
 					ms[o.key()]++
+					names[o.key()] = append(names[o.key()], fmt.Sprintf("%q (%s)", o.Title, o.ID))
 				}
-				out.seeded[p], out.bench[p] = ms, bench
+				out.seeded[p], out.names[p], out.bench[p] = ms, names, bench
 				mu.Unlock()
 			}
 		}()
@@ -187,10 +193,10 @@ func compare(want map[string]multiset, items []*benchItem, after *contents) verd
 			switch {
 			case g > w:
 				v.Duplicates += int64(g - w)
-				v.example("%s: %d items at %s, want %d", p, g, k, w)
+				v.example("%s: %d items at %s, want %d: %s", p, g, k, w, strings.Join(after.names[p][k], ", "))
 			case g < w:
 				v.Missing += int64(w - g)
-				v.example("%s: %d items at %s, want %d", p, g, k, w)
+				v.example("%s: %d items at %s, want %d: %s", p, g, k, w, strings.Join(after.names[p][k], ", "))
 			}
 		}
 	}

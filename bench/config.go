@@ -166,3 +166,12 @@ func (c *daemonConfig) links() ([]configLink, error) {
 	}
 	return out, nil
 }
+
+// setPush sets every profile's push attribute.
+func (c *daemonConfig) setPush(on bool) {
+	for _, b := range c.file.Body().Blocks() {
+		if b.Type() == "profile" {
+			b.Body().SetAttributeValue("push", cty.BoolVal(on))
+		}
+	}
+}

@@ -235,7 +235,14 @@ type emulatorStats struct {
 	Throttled    int            `json:"throttled"`
 	ServerErrors int            `json:"server_errors"`
 	MailsSent    int            `json:"mails_sent"`
+	// Push notifications sent: Google's watch channels, SuperOffice's webhooks
+	// (Graph's emulator does not count its own).
+	NotificationsSent int `json:"notifications_sent"`
+	WebhookDeliveries int `json:"webhook_deliveries"`
 }
+
+// notifications is the number of push notifications the emulator sent.
+func (s emulatorStats) notifications() int { return s.NotificationsSent + s.WebhookDeliveries }
 
 // requests is the number of HTTP requests served.
 func (s emulatorStats) requests() int { return s.Total + s.RequestsTot }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -252,9 +253,9 @@ func (r *round) idleCycle(ctx context.Context) error {
 	return nil
 }
 
-// propagation makes the random changes and times them. Whether the figures
-// are "push" or "poll" depends on whether the daemon subscribed to
-// notifications.
+// propagation times random changes: with push when the daemon subscribed to
+// notifications, then with polling only (the profiles reloaded with
+// push = false), or with polling only from the start when it did not.
 func (r *round) propagation(ctx context.Context) error {
 	if r.cfg.Changes <= 0 {
 		for _, k := range []string{"propagation_p50_seconds_push", "propagation_p95_seconds_push", "propagation_p95_seconds_poll"} {
@@ -262,13 +263,81 @@ func (r *round) propagation(ctx context.Context) error {
 		}
 		return nil
 	}
-	mode := "poll"
-	if r.push {
-		mode = "push"
-	}
-	r.log.Info("bench: timing changes", "changes", r.cfg.Changes, "workers", r.cfg.Workers, "mode", mode)
 	r.changer = &changer{sides: r.sides, layout: r.layout, slots: &slots{base: time.Now()}, round: r.name,
 		probe: r.cfg.Probe, timeout: r.cfg.ChangeTimeout, rng: newRand(r.cfg.Seed, r.name)}
+	if r.push {
+		before, err := r.c.allStats(ctx, r.emu.svcs)
+		if err != nil {
+			return err
+		}
+		if err := r.timeChanges(ctx, "push"); err != nil {
+			return err
+		}
+		after, err := r.c.allStats(ctx, r.emu.svcs)
+		if err != nil {
+			return err
+		}
+		r.figs.Notifications = map[string]int{}
+		for side, st := range after {
+			r.figs.Notifications[side] = st.notifications() - before[side].notifications()
+		}
+		if err := r.pushOff(ctx); err != nil {
+			for _, k := range []string{"propagation_p50_seconds_poll", "propagation_p95_seconds_poll"} {
+				r.figs.unmeasured(k, "could not turn push off: "+err.Error())
+			}
+			return nil
+		}
+	} else {
+		why := "the daemon made no push subscription (no Graph subscription, Google watch channel or SuperOffice webhook)"
+		for _, k := range []string{"propagation_p50_seconds_push", "propagation_p95_seconds_push"} {
+			r.figs.unmeasured(k, why)
+		}
+	}
+	return r.timeChanges(ctx, "poll")
+}
+
+// pushOff reloads the daemon with push = false on every profile (SIGHUP) and
+// waits until it took the new configuration.
+func (r *round) pushOff(ctx context.Context) error {
+	const stamp = "synchronizer_config_last_reload_success_timestamp_seconds"
+	prev, err := r.adm.metric(ctx, stamp)
+	if err != nil {
+		return err
+	}
+	r.dcfg.setPush(false)
+	if err := r.dcfg.write(r.cfgPath); err != nil {
+		return err
+	}
+	// The stamp has whole seconds: let one pass, so the reload's is later.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(1100 * time.Millisecond):
+	}
+	if err := r.daemon.signal(syscall.SIGHUP); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if now, err := r.adm.metric(ctx, stamp); err == nil && now > prev {
+			r.log.Info("bench: push turned off (configuration reloaded)")
+			return nil
+		}
+		if ok, err := r.adm.metric(ctx, "synchronizer_config_last_reload_successful"); err == nil && ok == 0 {
+			return fmt.Errorf("the daemon rejected the configuration with push = false (see %s)", r.daemon.log)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the daemon did not reload its configuration within a minute (see %s)", r.daemon.log)
+}
+
+// timeChanges makes the changes of one mode and records their percentiles.
+func (r *round) timeChanges(ctx context.Context, mode string) error {
+	r.log.Info("bench: timing changes", "changes", r.cfg.Changes, "workers", r.cfg.Workers, "mode", mode)
 	lastLog := time.Now()
 	var logMu sync.Mutex
 	chs, err := r.changer.run(ctx, r.cfg.Changes, r.cfg.Workers, func(done int) {
@@ -276,19 +345,18 @@ func (r *round) propagation(ctx context.Context) error {
 		defer logMu.Unlock()
 		if time.Since(lastLog) >= 10*time.Second {
 			lastLog = time.Now()
-			r.log.Info("bench: changes", "done", done, "of", r.cfg.Changes)
+			r.log.Info("bench: changes", "mode", mode, "done", done, "of", r.cfg.Changes)
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("propagation: %w", err)
+		return fmt.Errorf("propagation (%s): %w", mode, err)
 	}
 	sorted, notSeen := latencies(chs)
-	r.figs.Changes, r.figs.ChangesNotSeen = len(chs), notSeen
+	r.figs.Changes += len(chs)
+	r.figs.ChangesNotSeen += notSeen
 	p50, p95, p99 := &r.figs.PropagationP50Poll, &r.figs.PropagationP95Poll, &r.figs.PropagationP99Poll
-	other := "push"
-	if r.push {
+	if mode == "push" {
 		p50, p95, p99 = &r.figs.PropagationP50Push, &r.figs.PropagationP95Push, &r.figs.PropagationP99Push
-		other = "poll"
 	}
 	for _, q := range []struct {
 		p   float64
@@ -300,13 +368,6 @@ func (r *round) propagation(ctx context.Context) error {
 	}
 	if len(sorted) == 0 {
 		r.figs.unmeasured("propagation_p95_seconds_"+mode, "no change showed on the other side in time")
-	}
-	why := "the daemon made no push subscription (no Graph subscription, Google watch channel or SuperOffice webhook): polling only"
-	if r.push {
-		why = "push was on; a polling-only figure needs a daemon without push"
-	}
-	for _, k := range []string{"p50", "p95"} {
-		r.figs.unmeasured("propagation_"+k+"_seconds_"+other, why)
 	}
 	r.log.Info("bench: changes timed", "mode", mode, "seen", len(sorted), "not_seen", notSeen,
 		"p50", deref(*p50), "p95", deref(*p95), "p99", deref(*p99))

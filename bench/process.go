@@ -130,3 +130,11 @@ func (p *process) drain() {
 		}
 	}()
 }
+
+// signal sends sig to the process.
+func (p *process) signal(sig os.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal %s: %w", p.name, err)
+	}
+	return nil
+}

@@ -41,6 +41,9 @@ type Figures struct {
 	// ChangesNotSeen how many never showed on the other side in time.
 	Changes        int `json:"changes"`
 	ChangesNotSeen int `json:"changes_not_seen"`
+	// Notifications counts the push notifications the emulators sent while the
+	// push figures were measured, by side (Graph's emulator keeps no count).
+	Notifications map[string]int `json:"push_notifications,omitempty"`
 
 	DaemonPeakRSSBytes  *int64 `json:"daemon_peak_rss_bytes"`
 	PluginsPeakRSSBytes *int64 `json:"plugins_peak_rss_bytes"`

@@ -175,6 +175,9 @@ type round struct {
 	figs    *Figures
 	push    bool
 	changer *changer
+	// dcfg and cfgPath are the daemon's configuration, rewritten to turn push off.
+	dcfg    *daemonConfig
+	cfgPath string
 }
 
 // runRound runs one round. The figures come back even when it fails half way,
@@ -239,6 +242,7 @@ func (r *round) run(ctx context.Context) (err error) {
 		return err
 	}
 	cfgPath := filepath.Join(r.dir, "synchronizer.hcl")
+	r.dcfg, r.cfgPath = dcfg, cfgPath
 	if err := dcfg.write(cfgPath); err != nil {
 		return err
 	}
