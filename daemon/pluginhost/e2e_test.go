@@ -106,6 +106,9 @@ func TestExternalPluginFromPluginDir(t *testing.T) {
 			tg.Credential.Token = "revoked"
 			return tg
 		},
+		Skip: map[string]string{
+			"BadResponses": "the memory provider keeps its calendars in process: no service answers it, so none can be broken",
+		},
 	})
 	if st := p.Status(); st.Restarts != 0 || !st.Running {
 		t.Errorf("the plugin was restarted during the suite: %+v", st)

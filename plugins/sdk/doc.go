@@ -1,7 +1,8 @@
 // Package sdk is the Go side of the provider plugin contract that both the daemon and
 // every provider plugin link: the Provider interface, the provider-neutral event model,
-// the typed errors, and (in serve.go / client.go) the go-plugin handshake and gRPC
-// adapters. A plugin author implements Provider and calls Serve from main.
+// the typed errors, and the go-plugin handshake (plugin.go, serve.go) with the gRPC
+// adapters (grpc_client.go, grpc_server.go). A plugin author implements Provider and
+// calls Serve from main.
 //
 // The package must stay small and light: it never imports anything under daemon/ and
 // holds no state of its own beyond what a single call needs.
