@@ -13,70 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"synchronizer/daemon/scheduler"
+	"synchronizer/daemon/scheduler/schedulertest"
 	"synchronizer/daemon/state"
 	"synchronizer/plugins/memory"
 	"synchronizer/plugins/sdk"
 )
 
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-
-// fakeClock fires its timers when advanced.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	clock   *fakeClock
-	c       chan time.Time
-	at      time.Time
-	stopped bool
-}
-
-func (t *fakeTimer) C() <-chan time.Time { return t.c }
-func (t *fakeTimer) Stop() bool {
-	t.clock.mu.Lock()
-	defer t.clock.mu.Unlock()
-	t.stopped = true
-	return true
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) scheduler.Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{clock: c, c: make(chan time.Time, 1), at: c.now.Add(d)}
-	if d <= 0 {
-		t.c <- c.now
-		return t
-	}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	keep := c.timers[:0]
-	for _, t := range c.timers {
-		if !t.at.After(c.now) {
-			if !t.stopped {
-				t.c <- c.now
-			}
-			continue
-		}
-		keep = append(keep, t)
-	}
-	c.timers = keep
-}
 
 // eventually waits (a bounded number of short rounds) for cond.
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -114,7 +57,7 @@ func (w *wakes) count(id state.LinkID) int {
 // world is a manager over the memory provider, serving on loopback.
 type world struct {
 	t     *testing.T
-	clock *fakeClock
+	clock *schedulertest.Clock
 	mem   *memory.Provider
 	store *state.Memory
 	wakes *wakes
@@ -127,7 +70,7 @@ type world struct {
 
 func newWorld(t *testing.T, store *state.Memory, mem *memory.Provider) *world {
 	t.Helper()
-	clock := &fakeClock{now: t0}
+	clock := schedulertest.NewClock(t0)
 	if mem == nil {
 		mem = memory.New()
 	}

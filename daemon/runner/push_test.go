@@ -11,78 +11,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"synchronizer/daemon/config"
 	"synchronizer/daemon/engine"
-	"synchronizer/daemon/scheduler"
+	"synchronizer/daemon/scheduler/schedulertest"
 	"synchronizer/daemon/state"
 	"synchronizer/daemon/telemetry"
 	"synchronizer/daemon/web"
 	"synchronizer/plugins/memory"
 	"synchronizer/plugins/sdk"
 )
-
-// stepClock is a scheduler clock whose timers fire when the test advances it;
-// the runner's and the engine's clock (Options.Now) follow it too.
-type stepClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*stepTimer
-}
-
-type stepTimer struct {
-	clock   *stepClock
-	c       chan time.Time
-	at      time.Time
-	stopped bool
-}
-
-func (t *stepTimer) C() <-chan time.Time { return t.c }
-func (t *stepTimer) Stop() bool {
-	t.clock.mu.Lock()
-	defer t.clock.mu.Unlock()
-	t.stopped = true
-	return true
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) NewTimer(d time.Duration) scheduler.Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &stepTimer{clock: c, c: make(chan time.Time, 1), at: c.now.Add(d)}
-	if d <= 0 {
-		t.c <- c.now
-		return t
-	}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (c *stepClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	keep := c.timers[:0]
-	for _, t := range c.timers {
-		if !t.at.After(c.now) {
-			if !t.stopped {
-				t.c <- c.now
-			}
-			continue
-		}
-		keep = append(keep, t)
-	}
-	c.timers = keep
-}
 
 // waitFor waits, in bounded short rounds, for cond.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -100,7 +41,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // notification route, a stepping clock, and the memory providers pushing to it.
 type pushHarness struct {
 	*harness
-	clock   *stepClock
+	clock   *schedulertest.Clock
 	notify  *httptest.Server
 	handler atomic.Pointer[http.Handler]
 	lists   atomic.Int64 // ListChanges calls on the calendar side
@@ -118,7 +59,7 @@ func pushConfig(publicURL, profileExtra string, links ...link) string {
 
 func newPushHarness(t *testing.T, push bool, profileExtra string, links ...link) *pushHarness {
 	t.Helper()
-	clock := &stepClock{now: time.Now().UTC().Truncate(time.Second)}
+	clock := schedulertest.NewClock(time.Now().UTC().Truncate(time.Second))
 	h := &pushHarness{clock: clock, harness: &harness{
 		t: t, dir: t.TempDir(), so: memory.New(), cal: memory.New(),
 		store: state.NewMemory(clock.Now), sync: engine.NewMemStore(),
@@ -216,7 +157,7 @@ func has(c *memory.Calendar, title string) bool {
 	return false
 }
 
-func tomorrow(clock *stepClock, title string) sdk.Event {
+func tomorrow(clock *schedulertest.Clock, title string) sdk.Event {
 	start := clock.Now().Truncate(time.Hour).Add(24 * time.Hour)
 	return sdk.Event{Title: title, Start: start, End: start.Add(time.Hour), TimeZone: "Europe/Oslo"}
 }

@@ -24,7 +24,7 @@ import (
 	"synchronizer/daemon/config"
 	"synchronizer/daemon/engine"
 	"synchronizer/daemon/runner"
-	"synchronizer/daemon/scheduler"
+	"synchronizer/daemon/scheduler/schedulertest"
 	"synchronizer/daemon/state"
 	"synchronizer/daemon/web"
 	"synchronizer/plugins/google"
@@ -35,64 +35,6 @@ import (
 	"synchronizer/plugins/superoffice"
 	"synchronizer/plugins/superoffice/sotest"
 )
-
-// stepClock is the scheduler's and the push manager's clock: timers fire only
-// when the test advances it, so no poll happens unless the test says so.
-type stepClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*stepTimer
-}
-
-type stepTimer struct {
-	clock   *stepClock
-	c       chan time.Time
-	at      time.Time
-	stopped bool
-}
-
-func (t *stepTimer) C() <-chan time.Time { return t.c }
-func (t *stepTimer) Stop() bool {
-	t.clock.mu.Lock()
-	defer t.clock.mu.Unlock()
-	t.stopped = true
-	return true
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) NewTimer(d time.Duration) scheduler.Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &stepTimer{clock: c, c: make(chan time.Time, 1), at: c.now.Add(d)}
-	if d <= 0 {
-		t.c <- c.now
-		return t
-	}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (c *stepClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	keep := c.timers[:0]
-	for _, t := range c.timers {
-		if !t.at.After(c.now) {
-			if !t.stopped {
-				t.c <- c.now
-			}
-			continue
-		}
-		keep = append(keep, t)
-	}
-	c.timers = keep
-}
 
 // creds hands every call the emulators' admin tokens.
 type creds struct{ so, m365, google string }
@@ -115,7 +57,7 @@ func (creds) Invalidate(context.Context, sdk.Credential) {}
 // user2@google.test.
 type world struct {
 	t      *testing.T
-	clock  *stepClock
+	clock  *schedulertest.Clock
 	so     *sotest.Server
 	graph  *graphtest.Server
 	gcal   *gcaltest.Server
@@ -144,7 +86,7 @@ func serve(t *testing.T, h http.Handler) string {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	w := &world{t: t, clock: &stepClock{now: time.Now().UTC().Truncate(time.Second)}, check: map[string]sdk.Provider{}, user: map[string]int{}}
+	w := &world{t: t, clock: schedulertest.NewClock(time.Now().UTC().Truncate(time.Second)), check: map[string]sdk.Provider{}, user: map[string]int{}}
 	w.so = sotest.New(sotest.Options{Logger: log, WebhookRetryDelays: []time.Duration{0, 20 * time.Millisecond, 50 * time.Millisecond}})
 	w.graph = graphtest.New(graphtest.Options{Logger: log, NotificationRetry: 20 * time.Millisecond})
 	w.gcal = gcaltest.New(gcaltest.Options{Logger: log})
