@@ -175,9 +175,24 @@ profile "p" {
 
 func newHarness(t *testing.T, links ...link) *harness {
 	t.Helper()
+	h := buildHarness(t, stillClock{t: time.Now()}, nil)
+	mux := http.NewServeMux()
+	h.r.Routes(mux, h.views)
+	h.srv = httptest.NewServer(mux)
+	t.Cleanup(h.srv.Close)
+	h.apply(hcl("30d", "365d", links...))
+	return h
+}
+
+// buildHarness builds the harness's runner, not yet configured: clock drives
+// the scheduler, and now (nil: the wall clock) the state store, the runner and
+// the engine. Cleanup closes the runner, then waits for the notifications the
+// providers still have on the way.
+func buildHarness(t *testing.T, clock scheduler.Clock, now func() time.Time) *harness {
+	t.Helper()
 	h := &harness{
 		t: t, dir: t.TempDir(), so: memory.New(), cal: memory.New(),
-		store: state.NewMemory(nil), sync: engine.NewMemStore(),
+		store: state.NewMemory(now), sync: engine.NewMemStore(),
 		creds: newFakeCreds(), acts: newFakeActivations(), metrics: telemetry.New(),
 		overlay: map[state.LinkID]state.LinkState{}, plugErr: map[string]error{},
 	}
@@ -198,7 +213,7 @@ func newHarness(t *testing.T, links ...link) *harness {
 		},
 		Store: h.store, SyncStore: h.sync, Credentials: h.creds, Activations: h.acts,
 		Metrics: h.metrics, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Clock: stillClock{t: time.Now()}, Rand: rand.New(rand.NewPCG(1, 2)),
+		Now: now, Clock: clock, Rand: rand.New(rand.NewPCG(1, 2)),
 		ConfigureWait: 5 * time.Second,
 	})
 	if err != nil {
@@ -211,12 +226,9 @@ func newHarness(t *testing.T, links ...link) *harness {
 		if err := r.Close(ctx); err != nil {
 			t.Errorf("close: %v", err)
 		}
+		h.so.WaitNotifications()
+		h.cal.WaitNotifications()
 	})
-	mux := http.NewServeMux()
-	r.Routes(mux, h.views)
-	h.srv = httptest.NewServer(mux)
-	t.Cleanup(h.srv.Close)
-	h.apply(hcl("30d", "365d", links...))
 	return h
 }
 

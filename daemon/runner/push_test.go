@@ -3,23 +3,16 @@ package runner
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"synchronizer/daemon/config"
 	"synchronizer/daemon/engine"
 	"synchronizer/daemon/scheduler/schedulertest"
 	"synchronizer/daemon/state"
-	"synchronizer/daemon/telemetry"
 	"synchronizer/daemon/web"
 	"synchronizer/plugins/memory"
 	"synchronizer/plugins/sdk"
@@ -60,12 +53,7 @@ func pushConfig(publicURL, profileExtra string, links ...link) string {
 func newPushHarness(t *testing.T, push bool, profileExtra string, links ...link) *pushHarness {
 	t.Helper()
 	clock := schedulertest.NewClock(time.Now().UTC().Truncate(time.Second))
-	h := &pushHarness{clock: clock, harness: &harness{
-		t: t, dir: t.TempDir(), so: memory.New(), cal: memory.New(),
-		store: state.NewMemory(clock.Now), sync: engine.NewMemStore(),
-		creds: newFakeCreds(), acts: newFakeActivations(), metrics: telemetry.New(),
-		overlay: map[state.LinkID]state.LinkState{}, plugErr: map[string]error{},
-	}}
+	h := &pushHarness{clock: clock}
 	h.notify = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hp := h.handler.Load(); hp != nil {
 			(*hp).ServeHTTP(w, r)
@@ -74,69 +62,22 @@ func newPushHarness(t *testing.T, push bool, profileExtra string, links ...link)
 		http.Error(w, "not yet", http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(h.notify.Close)
+	h.harness = buildHarness(t, clock, clock.Now)
 	h.cal.SetHook(func(_ context.Context, op string, _ sdk.Target, phase string) error {
 		if op == "ListChanges" && phase == "before" {
 			h.lists.Add(1)
 		}
 		return nil
 	})
-	r, err := New(Options{
-		Plugins: func(name string) (sdk.Provider, error) {
-			switch name {
-			case config.ProviderSuperOffice:
-				return h.so, nil
-			case memory.Name:
-				return h.cal, nil
-			}
-			return nil, fmt.Errorf("no plugin %s", name)
-		},
-		Store: h.store, SyncStore: h.sync, Credentials: h.creds, Activations: h.acts,
-		Metrics: h.metrics, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: clock.Now, Clock: clock, Rand: rand.New(rand.NewPCG(1, 2)),
-		ConfigureWait: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.r = r
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := r.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-		h.so.WaitNotifications()
-		h.cal.WaitNotifications()
-	})
 	consent := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
-	var hd http.Handler = web.WithNotify(consent, r.NotifyHandler())
+	var hd http.Handler = web.WithNotify(consent, h.r.NotifyHandler())
 	h.handler.Store(&hd)
 	public := ""
 	if push {
 		public = h.notify.URL
 	}
-	h.applyText(pushConfig(public, profileExtra, links...))
+	h.apply(pushConfig(public, profileExtra, links...))
 	return h
-}
-
-func (h *pushHarness) applyText(text string) {
-	h.t.Helper()
-	path := filepath.Join(h.dir, "c.hcl")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		h.t.Fatal(err)
-	}
-	cfg, res := config.Load(path, config.Options{Builtins: []string{config.ProviderSuperOffice, memory.Name}})
-	if cfg == nil {
-		h.t.Fatalf("config: %s", res.Error())
-	}
-	var allowed []state.LinkID
-	for _, l := range cfg.Links() {
-		allowed = append(allowed, state.LinkID{Profile: l.Profile, Link: l.Name})
-	}
-	h.cfg, h.allowed = cfg, allowed
-	if err := h.r.Apply(context.Background(), cfg, allowed); err != nil {
-		h.t.Fatalf("apply: %v", err)
-	}
 }
 
 // titles returns the titles in a calendar, sorted.
@@ -334,7 +275,7 @@ func TestForgedNotificationsAndPushOff(t *testing.T) {
 		t.Fatalf("%d calendar reads after forged notifications and one requested run, want 1", got)
 	}
 
-	h.applyText(pushConfig(h.notify.URL, "  push = false\n", jane))
+	h.apply(pushConfig(h.notify.URL, "  push = false\n", jane))
 	h.run("jane", engine.RunOptions{})
 	waitFor(t, "the subscriptions removed", func() bool { return len(h.r.PushSubscriptions()) == 0 })
 	waitFor(t, "the services' subscriptions removed", func() bool {
