@@ -1,21 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"syscall"
 	"time"
 
-	"synchronizer/daemon/config"
 	"synchronizer/daemon/oauth"
-	"synchronizer/daemon/web"
 )
 
 // consentCommandTimeout bounds a request to the daemon: issuing a link may send
@@ -30,8 +24,7 @@ func cmdActivate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("activate", "PROFILE LINK [-resend] [-json] [-admin ADDR] [-config PATH]", stderr)
 	resend := fs.Bool("resend", false, "issue a new activation link (the old one stops working) and mail it again")
 	asJSON := fs.Bool("json", false, "print the daemon's JSON answer")
-	admin := fs.String("admin", "", "admin address of the running daemon (default: the config's http.admin_address, else "+config.DefaultAdminAddress+")")
-	path := fs.String("config", "", "configuration to take http.admin_address from")
+	daemon := addAdminFlags(fs)
 	pos, code := parseInterspersed(fs, args)
 	if code >= 0 {
 		return code
@@ -42,27 +35,23 @@ func cmdActivate(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	profile, link := pos[0], pos[1]
-	addr, err := adminAddress(*admin, *path)
+	addr, err := daemon.address()
 	if err != nil {
-		fmt.Fprintf(stderr, "synchronizer activate: %v\n", err)
-		return exitFailed
+		return commandFailed(stderr, "activate", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), consentCommandTimeout)
 	defer cancel()
 	body, err := json.Marshal(oauth.ActivationRequest{Resend: *resend})
 	if err != nil {
-		fmt.Fprintf(stderr, "synchronizer activate: %v\n", err)
-		return exitFailed
+		return commandFailed(stderr, "activate", err)
 	}
 	raw, err := postAdmin(ctx, addr, "/v1/profiles/"+url.PathEscape(profile)+"/links/"+url.PathEscape(link)+"/activation", body)
 	if err != nil {
-		fmt.Fprintf(stderr, "synchronizer activate: %v\n", err)
-		return exitFailed
+		return commandFailed(stderr, "activate", err)
 	}
 	var res oauth.ActivationResult
 	if err := json.Unmarshal(raw, &res); err != nil || res.URL == "" {
-		fmt.Fprintf(stderr, "synchronizer activate: the daemon at %s answered something that is not an activation: %s\n", addr, clipText(raw, 200))
-		return exitFailed
+		return commandFailed(stderr, "activate", fmt.Errorf("the daemon at %s answered something that is not an activation: %s", addr, clipText(raw, 200)))
 	}
 	if *asJSON {
 		stdout.Write(raw)
@@ -82,53 +71,21 @@ func cmdActivate(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// parseInterspersed parses flags that may come before, between or after the
-// positional arguments. code is -1 to go on, else the exit code.
-func parseInterspersed(fs *flag.FlagSet, args []string) (pos []string, code int) {
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, exitOK
-			}
-			return nil, exitUsage
-		}
-		if fs.NArg() == 0 {
-			return pos, -1
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 // postAdmin POSTs body to the daemon's admin API and returns the answer of a
 // 200, or an error that says what the daemon said.
 func postAdmin(ctx context.Context, addr, path string, body []byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	status, raw, err := adminPost(ctx, addr, path, body)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, fmt.Errorf("no synchronizer is listening on %s: is it running (systemctl status synchronizer), and is that its admin_address?", addr)
+	if status != http.StatusOK {
+		if msg := daemonSaid(raw); msg != "" {
+			return nil, fmt.Errorf("%s (HTTP %d)", msg, status)
 		}
-		return nil, fmt.Errorf("cannot reach the synchronizer at %s: %w", addr, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read the answer of %s: %w", addr, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e web.ErrorBody
-		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-			return nil, fmt.Errorf("%s (HTTP %d)", e.Error, resp.StatusCode)
+		if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+			return nil, fmt.Errorf("the synchronizer at %s does not offer %s (HTTP %d): is it older than this command?", addr, path, status)
 		}
-		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
-			return nil, fmt.Errorf("the synchronizer at %s does not offer %s (HTTP %d): is it older than this command?", addr, path, resp.StatusCode)
-		}
-		return nil, fmt.Errorf("the synchronizer at %s answered HTTP %d", addr, resp.StatusCode)
+		return nil, fmt.Errorf("the synchronizer at %s answered HTTP %d", addr, status)
 	}
 	return raw, nil
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/url"
 
-	"synchronizer/daemon/config"
 	"synchronizer/daemon/oauth"
 )
 
@@ -17,8 +16,7 @@ import (
 func cmdConnect(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("connect", "NAME [-json] [-admin ADDR] [-config PATH]", stderr)
 	asJSON := fs.Bool("json", false, "print the daemon's JSON answer")
-	admin := fs.String("admin", "", "admin address of the running daemon (default: the config's http.admin_address, else "+config.DefaultAdminAddress+")")
-	path := fs.String("config", "", "configuration to take http.admin_address from")
+	daemon := addAdminFlags(fs)
 	pos, code := parseInterspersed(fs, args)
 	if code >= 0 {
 		return code
@@ -29,22 +27,19 @@ func cmdConnect(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	name := pos[0]
-	addr, err := adminAddress(*admin, *path)
+	addr, err := daemon.address()
 	if err != nil {
-		fmt.Fprintf(stderr, "synchronizer connect: %v\n", err)
-		return exitFailed
+		return commandFailed(stderr, "connect", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), consentCommandTimeout)
 	defer cancel()
 	raw, err := postAdmin(ctx, addr, "/v1/connections/"+url.PathEscape(name)+"/setup", nil)
 	if err != nil {
-		fmt.Fprintf(stderr, "synchronizer connect: %v\n", err)
-		return exitFailed
+		return commandFailed(stderr, "connect", err)
 	}
 	var res oauth.SetupResult
 	if err := json.Unmarshal(raw, &res); err != nil || res.URL == "" {
-		fmt.Fprintf(stderr, "synchronizer connect: the daemon at %s answered something that is not a setup: %s\n", addr, clipText(raw, 200))
-		return exitFailed
+		return commandFailed(stderr, "connect", fmt.Errorf("the daemon at %s answered something that is not a setup: %s", addr, clipText(raw, 200)))
 	}
 	if *asJSON {
 		stdout.Write(raw)

@@ -3,39 +3,31 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"synchronizer/daemon/config"
 	"synchronizer/daemon/web"
 )
 
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("status", "[-admin ADDR] [-config PATH] [-json]", stderr)
-	admin := fs.String("admin", "", "admin address of the running daemon (default: the config's http.admin_address, else "+config.DefaultAdminAddress+")")
-	path := fs.String("config", "", "configuration to take http.admin_address from")
+	daemon := addAdminFlags(fs)
 	asJSON := fs.Bool("json", false, "print the daemon's JSON as it is")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
-	addr, err := adminAddress(*admin, *path)
+	addr, err := daemon.address()
 	if err != nil {
-		fmt.Fprintf(stderr, "synchronizer status: %v\n", err)
-		return exitFailed
+		return commandFailed(stderr, "status", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	body, err := fetchStatus(ctx, addr)
 	if err != nil {
-		fmt.Fprintf(stderr, "synchronizer status: %v\n", err)
-		return exitFailed
+		return commandFailed(stderr, "status", err)
 	}
 	if *asJSON {
 		stdout.Write(body)
@@ -43,62 +35,19 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	var st web.Status
 	if err := json.Unmarshal(body, &st); err != nil {
-		fmt.Fprintf(stderr, "synchronizer status: the daemon at %s answered something that is not status JSON: %v\n", addr, err)
-		return exitFailed
+		return commandFailed(stderr, "status", fmt.Errorf("the daemon at %s answered something that is not status JSON: %v", addr, err))
 	}
 	renderStatus(stdout, st, time.Now())
 	return exitOK
 }
 
-// adminAddress finds the daemon: -admin, else the configuration's
-// admin_address, else the default.
-func adminAddress(flagValue, configPath string) (string, error) {
-	addr := flagValue
-	if addr == "" && configPath != "" {
-		a, err := config.AdminAddress(configPath, config.Options{})
-		if err != nil {
-			return "", fmt.Errorf("read admin_address: %w", err)
-		}
-		addr = a
-	}
-	if addr == "" {
-		addr = config.DefaultAdminAddress
-	}
-	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "http://"), "/")
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("admin address %q is not host:port", addr)
-	}
-	// A daemon listening on every interface is reached on loopback.
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
 func fetchStatus(ctx context.Context, addr string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/status", nil)
+	status, body, err := adminGet(ctx, addr, "/v1/status")
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, fmt.Errorf("no synchronizer is listening on %s: is it running (systemctl status synchronizer), and is that its admin_address?", addr)
-		}
-		return nil, fmt.Errorf("cannot reach the synchronizer at %s: %w", addr, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read status from %s: %w", addr, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e web.ErrorBody
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return nil, fmt.Errorf("the synchronizer at %s said: %s (HTTP %d)", addr, e.Error, resp.StatusCode)
-		}
-		return nil, fmt.Errorf("the synchronizer at %s answered HTTP %d", addr, resp.StatusCode)
+	if status != http.StatusOK {
+		return nil, refusal(addr, status, body)
 	}
 	return body, nil
 }

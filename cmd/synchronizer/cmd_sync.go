@@ -1,22 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"syscall"
 	"time"
 
-	"synchronizer/daemon/config"
 	"synchronizer/daemon/runner"
-	"synchronizer/daemon/web"
 )
 
 // syncTimeout bounds a sync request: the daemon answers when the runs are done.
@@ -26,22 +20,10 @@ func cmdSync(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("sync", "PROFILE [LINK] [-dry-run] [-force-delete] [-admin ADDR] [-config PATH]", stderr)
 	dryRun := fs.Bool("dry-run", false, "list what would change on each side without writing anything")
 	forceDelete := fs.Bool("force-delete", false, "lift the mass-delete guard for this run (deletes what vanished on the other side)")
-	admin := fs.String("admin", "", "admin address of the running daemon (default: the config's http.admin_address, else "+config.DefaultAdminAddress+")")
-	path := fs.String("config", "", "configuration to take http.admin_address from")
-	// Flags may come before, between or after PROFILE and LINK.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return exitOK
-			}
-			return exitUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	daemon := addAdminFlags(fs)
+	pos, code := parseInterspersed(fs, args)
+	if code >= 0 {
+		return code
 	}
 	if len(pos) < 1 || len(pos) > 2 {
 		fmt.Fprintln(stderr, "synchronizer sync: name a profile, and optionally one of its links")
@@ -52,17 +34,15 @@ func cmdSync(args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 2 {
 		link = pos[1]
 	}
-	addr, err := adminAddress(*admin, *path)
+	addr, err := daemon.address()
 	if err != nil {
-		fmt.Fprintf(stderr, "synchronizer sync: %v\n", err)
-		return exitFailed
+		return commandFailed(stderr, "sync", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
 	defer cancel()
 	resp, conflict, err := postSync(ctx, addr, profile, link, runner.SyncRequest{DryRun: dryRun, ForceDelete: forceDelete})
 	if err != nil {
-		fmt.Fprintf(stderr, "synchronizer sync: %v\n", err)
-		return exitFailed
+		return commandFailed(stderr, "sync", err)
 	}
 	if conflict != nil {
 		renderConflict(stderr, profile, conflict)
@@ -83,24 +63,11 @@ func postSync(ctx context.Context, addr, profile, link string, opts runner.SyncR
 	}
 	path += "/sync"
 	body, _ := json.Marshal(opts) // two booleans always marshal
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	status, raw, err := adminPost(ctx, addr, path, body)
 	if err != nil {
 		return nil, nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, nil, fmt.Errorf("no synchronizer is listening on %s: is it running (systemctl status synchronizer), and is that its admin_address?", addr)
-		}
-		return nil, nil, fmt.Errorf("cannot reach the synchronizer at %s: %w", addr, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, nil, fmt.Errorf("read the answer from %s: %w", addr, err)
-	}
-	switch resp.StatusCode {
+	switch status {
 	case http.StatusOK:
 		var out runner.SyncResponse
 		if err := json.Unmarshal(raw, &out); err != nil {
@@ -113,11 +80,7 @@ func postSync(ctx context.Context, addr, profile, link string, opts runner.SyncR
 			return nil, &c, nil
 		}
 	}
-	var e web.ErrorBody
-	if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-		return nil, nil, fmt.Errorf("the synchronizer at %s said: %s (HTTP %d)", addr, e.Error, resp.StatusCode)
-	}
-	return nil, nil, fmt.Errorf("the synchronizer at %s answered HTTP %d", addr, resp.StatusCode)
+	return nil, nil, refusal(addr, status, raw)
 }
 
 // sideNames are the sides as a person reads them, in the order they are listed.

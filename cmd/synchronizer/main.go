@@ -119,3 +119,21 @@ func parseFlags(fs *flag.FlagSet, args []string) int {
 	}
 	return -1
 }
+
+// parseInterspersed parses flags that may come before, between or after the
+// positional arguments. code is -1 to go on, else the exit code.
+func parseInterspersed(fs *flag.FlagSet, args []string) (pos []string, code int) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, exitOK
+			}
+			return nil, exitUsage
+		}
+		if fs.NArg() == 0 {
+			return pos, -1
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
