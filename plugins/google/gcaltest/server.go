@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"synchronizer/plugins/internal/pushdeliver"
 )
 
 // Options configure a Server.
@@ -76,7 +78,7 @@ type Server struct {
 	channels map[string]*channel
 	// notificationsDropped counts push messages lost to the drop faults.
 	notificationsDropped int
-	push                 *pusher
+	push                 *pushdeliver.Queue
 }
 
 // stats are the counters /_emulator/stats reports.
@@ -160,7 +162,7 @@ func (s *Server) Close() {
 	s.push = nil
 	s.mu.Unlock()
 	if p != nil {
-		p.stop()
+		p.Close()
 	}
 }
 

@@ -1,13 +1,13 @@
 package gcaltest
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
+
+	"synchronizer/plugins/internal/pushdeliver"
 )
 
 // channel is an events.watch registration.
@@ -125,28 +125,14 @@ func (s *Server) notifyLocked(c *calendar) {
 			continue
 		}
 		if ch.cal == c {
-			if s.dropNotificationLocked() {
+			if pushdeliver.Drop(&s.faults.DropNextNotifications, s.faults.DropNotifications, s.rng.Float64) {
+				s.notificationsDropped++
 				ch.msg++ // the message number moves on, as for a message lost on the way
 				continue
 			}
 			s.deliverLocked(ch, "exists")
 		}
 	}
-}
-
-// dropNotificationLocked draws whether an "exists" message is lost (faults
-// drop_next_notifications and drop_notifications).
-func (s *Server) dropNotificationLocked() bool {
-	if s.faults.DropNextNotifications > 0 {
-		s.faults.DropNextNotifications--
-		s.notificationsDropped++
-		return true
-	}
-	if s.faults.DropNotifications > 0 && s.rng.Float64() < s.faults.DropNotifications {
-		s.notificationsDropped++
-		return true
-	}
-	return false
 }
 
 // ExpireChannels ends every watch channel now, as if its expiration had come.
@@ -187,12 +173,6 @@ func (s *Server) NotificationsDropped() int {
 	return s.notificationsDropped
 }
 
-// notification is one push message.
-type notification struct {
-	address string
-	header  http.Header
-}
-
 // deliverLocked queues one message of ch with the next message number.
 func (s *Server) deliverLocked(ch *channel, state string) {
 	ch.msg++
@@ -207,84 +187,29 @@ func (s *Server) deliverLocked(ch *channel, state string) {
 	h.Set("X-Goog-Resource-State", state)
 	h.Set("X-Goog-Message-Number", strconv.FormatInt(ch.msg, 10))
 	if s.push == nil {
-		s.push = newPusher(s.opts.PushClient, s)
+		s.push = s.newPushQueue()
 	}
-	s.push.enqueue(notification{address: ch.address, header: h})
+	s.push.Enqueue(pushdeliver.Notification{URL: ch.address, Header: h})
 }
 
-// pusher delivers notifications from one goroutine, with a bounded queue (a full
-// queue drops messages, as real notifications can be lost) and a few retries on
-// 5xx answers.
-type pusher struct {
-	client *http.Client
-	s      *Server
-	queue  chan notification
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   sync.WaitGroup
-}
+// maxQueuedPushes bounds the push messages waiting for delivery.
+const maxQueuedPushes = 1024
 
-func newPusher(client *http.Client, s *Server) *pusher {
+// newPushQueue starts delivery as Google does it: a few attempts with a
+// doubling wait, repeated only for answers of 500 and up.
+func (s *Server) newPushQueue() *pushdeliver.Queue {
+	client := s.opts.PushClient
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &pusher{client: client, s: s, queue: make(chan notification, 1024), ctx: ctx, cancel: cancel}
-	p.done.Add(1)
-	go p.run()
-	return p
-}
-
-func (p *pusher) enqueue(n notification) {
-	select {
-	case p.queue <- n:
-	default:
-		p.s.log.Warn("push queue full; notification dropped", "address", n.address)
-	}
-}
-
-func (p *pusher) stop() {
-	p.cancel()
-	p.done.Wait()
-}
-
-func (p *pusher) run() {
-	defer p.done.Done()
-	for {
-		select {
-		case <-p.ctx.Done():
-			return
-		case n := <-p.queue:
-			p.send(n)
-		}
-	}
-}
-
-func (p *pusher) send(n notification) {
-	backoff := 200 * time.Millisecond
-	for attempt := 0; attempt < 4; attempt++ {
-		req, err := http.NewRequestWithContext(p.ctx, http.MethodPost, n.address, nil)
-		if err != nil {
-			return
-		}
-		req.Header = n.header.Clone()
-		resp, err := p.client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode < 500 {
-				p.s.mu.Lock()
-				p.s.stats.notifications++
-				p.s.mu.Unlock()
-				return
-			}
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-p.ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		backoff *= 2
-	}
+	return pushdeliver.New(pushdeliver.Options{
+		Client: client, Attempts: 4, Retry: 200 * time.Millisecond,
+		Taken:     func(status int) bool { return status < 500 },
+		MaxQueued: maxQueuedPushes, Logger: s.log,
+		Delivered: func() {
+			s.mu.Lock()
+			s.stats.notifications++
+			s.mu.Unlock()
+		},
+	})
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"synchronizer/plugins/internal/pushdeliver"
 )
 
 // Defaults of a fresh emulator.
@@ -117,7 +119,7 @@ type Server struct {
 	stats                stats
 
 	throttle *throttler
-	notifier *notifier
+	notifier *pushdeliver.Queue
 }
 
 // New builds an emulator with one default application and an empty directory.
@@ -186,7 +188,11 @@ func New(opts Options) *Server {
 		stats:    newStats(),
 	}
 	s.throttle = newThrottler(opts.RateLimit, opts.ConcurrencyLimit)
-	s.notifier = newNotifier(s)
+	s.notifier = pushdeliver.New(pushdeliver.Options{
+		Client: opts.HTTPClient, Attempts: opts.NotificationAttempts, Retry: opts.NotificationRetry,
+		Taken:     func(status int) bool { return status >= 200 && status < 300 }, // Graph redelivers until 2xx
+		MaxQueued: maxQueuedNotifications, Logger: opts.Logger,
+	})
 	s.adminToken = "emu-admin." + s.randomToken(24)
 	s.apps[opts.ClientID] = &app{
 		ClientID:     opts.ClientID,
@@ -199,7 +205,7 @@ func New(opts Options) *Server {
 
 // Close stops the notification worker. The Server stays usable as a handler but no
 // longer delivers notifications.
-func (s *Server) Close() { s.notifier.close() }
+func (s *Server) Close() { s.notifier.Close() }
 
 // AdminToken returns a bearer token Graph accepts for every mailbox (as an
 // application with every role and no access policy).

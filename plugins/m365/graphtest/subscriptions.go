@@ -1,7 +1,6 @@
 package graphtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,8 +9,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"synchronizer/plugins/internal/pushdeliver"
 )
 
 // Change notifications: POST /subscriptions validates the notificationUrl (and the
@@ -324,27 +324,13 @@ func (s *Server) notifyLocked(e *event, change string) {
 			"clientState": sub.clientState,
 			"tenantId":    s.tenantID,
 		}}}
-		if s.dropNotificationLocked() {
+		if pushdeliver.Drop(&s.faults.DropNextNotifications, s.faults.DropNotifications, s.rng.Float64) {
+			s.notificationsDropped++
 			continue
 		}
 		b, _ := json.Marshal(payload)
-		s.notifier.enqueue(sub.notificationURL, b)
+		s.notifyURL(sub.notificationURL, b)
 	}
-}
-
-// dropNotificationLocked draws whether a change notification is lost
-// (faults drop_next_notifications and drop_notifications).
-func (s *Server) dropNotificationLocked() bool {
-	if s.faults.DropNextNotifications > 0 {
-		s.faults.DropNextNotifications--
-		s.notificationsDropped++
-		return true
-	}
-	if s.faults.DropNotifications > 0 && s.rng.Float64() < s.faults.DropNotifications {
-		s.notificationsDropped++
-		return true
-	}
-	return false
 }
 
 // ExpireSubscriptions ends every subscription now, as if their expiry had come.
@@ -409,150 +395,18 @@ func (s *Server) Lifecycle(subscriptionID, event string) error {
 		"clientState":                    sub.clientState,
 		"lifecycleEvent":                 event,
 	}}})
-	s.notifier.enqueue(sub.lifecycleURL, b)
+	s.notifyURL(sub.lifecycleURL, b)
 	if event == "subscriptionRemoved" {
 		delete(s.subs, sub.id)
 	}
 	return nil
 }
 
-// notifier delivers notifications from one goroutine, started on first use and
-// stopped by Server.Close.
-type notifier struct {
-	s       *Server
-	mu      sync.Mutex
-	queue   []delivery
-	started bool
-	closed  bool
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-}
+// maxQueuedNotifications bounds the notifications waiting for delivery.
+const maxQueuedNotifications = 10000
 
-type delivery struct {
-	url     string
-	body    []byte
-	attempt int
-	due     time.Time
-}
-
-const maxQueued = 10000
-
-func newNotifier(s *Server) *notifier {
-	return &notifier{s: s, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-}
-
-func (n *notifier) enqueue(target string, body []byte) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed {
-		return
-	}
-	if len(n.queue) >= maxQueued {
-		n.queue = n.queue[1:]
-	}
-	n.queue = append(n.queue, delivery{url: target, body: body, due: time.Now()})
-	if !n.started {
-		n.started = true
-		go n.loop()
-	}
-	select {
-	case n.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (n *notifier) close() {
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return
-	}
-	n.closed = true
-	started := n.started
-	n.mu.Unlock()
-	close(n.stop)
-	if started {
-		<-n.done
-	}
-}
-
-func (n *notifier) loop() {
-	defer close(n.done)
-	for {
-		n.mu.Lock()
-		var due []delivery
-		var next time.Time
-		now := time.Now()
-		rest := n.queue[:0]
-		for _, d := range n.queue {
-			if !d.due.After(now) {
-				due = append(due, d)
-				continue
-			}
-			if next.IsZero() || d.due.Before(next) {
-				next = d.due
-			}
-			rest = append(rest, d)
-		}
-		n.queue = rest
-		n.mu.Unlock()
-		for _, d := range due {
-			if !n.deliver(d) && d.attempt+1 < n.s.opts.NotificationAttempts {
-				d.attempt++
-				d.due = time.Now().Add(n.s.opts.NotificationRetry << (d.attempt - 1))
-				n.mu.Lock()
-				if !n.closed {
-					n.queue = append(n.queue, d)
-					if next.IsZero() || d.due.Before(next) {
-						next = d.due
-					}
-				}
-				n.mu.Unlock()
-			}
-		}
-		var timer *time.Timer
-		var fire <-chan time.Time
-		if !next.IsZero() {
-			timer = time.NewTimer(time.Until(next))
-			fire = timer.C
-		}
-		select {
-		case <-n.stop:
-			if timer != nil {
-				timer.Stop()
-			}
-			return
-		case <-n.wake:
-		case <-fire:
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-	}
-}
-
-func (n *notifier) deliver(d delivery) bool {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-n.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(d.body))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	resp, err := n.s.opts.HTTPClient.Do(req)
-	if err != nil {
-		n.s.log.Debug("notification not delivered", "attempt", d.attempt, "err", err)
-		return false
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	resp.Body.Close()
-	return resp.StatusCode >= 200 && resp.StatusCode < 300
+// notifyURL queues one notification body for target.
+func (s *Server) notifyURL(target string, body []byte) {
+	s.notifier.Enqueue(pushdeliver.Notification{URL: target, Body: body,
+		Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}}})
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"synchronizer/plugins/internal/pushdeliver"
 	"synchronizer/plugins/superoffice/internal/wire"
 )
 
@@ -272,7 +273,8 @@ func (s *Server) enqueueLocked(event string, pk int, entity string, by int, chan
 		if !h.wants(event) || h.state != "Active" {
 			continue
 		}
-		if s.dropEventLocked() {
+		if f := &s.st.faults; pushdeliver.Drop(&f.DropNextNotifications, f.DropNotifications, s.st.rng.Float64) {
+			s.st.hookDropped++
 			continue
 		}
 		eid := s.newEventID()
@@ -535,22 +537,6 @@ func (c *call) webhookLastError() {
 	if h, ok := c.hook(); ok {
 		c.json(http.StatusOK, h.lastError)
 	}
-}
-
-// dropEventLocked draws whether a webhook event is lost (faults
-// drop_next_notifications and drop_notifications).
-func (s *Server) dropEventLocked() bool {
-	f := &s.st.faults
-	if f.DropNextNotifications > 0 {
-		f.DropNextNotifications--
-		s.st.hookDropped++
-		return true
-	}
-	if f.DropNotifications > 0 && s.st.rng.Float64() < f.DropNotifications {
-		s.st.hookDropped++
-		return true
-	}
-	return false
 }
 
 // StopWebhooks puts every webhook in state ("Stopped" or "TooManyErrors"): it
