@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-plugin"
-
 	"synchronizer/plugins/google/gcaltest"
+	"synchronizer/plugins/providertest"
 	"synchronizer/plugins/sdk"
 )
 
@@ -16,14 +15,7 @@ import (
 // events, cursors, typed errors and request records all cross it.
 func TestOverGRPC(t *testing.T) {
 	e := newEnv(t, gcaltest.Options{}, Options{MaxRetries: -1})
-	client, server := plugin.TestPluginGRPCConn(t, false, sdk.VersionedPlugins(e.p)[sdk.ProtocolVersion])
-	defer server.Stop()
-	defer client.Close()
-	raw, err := client.Dispense(sdk.PluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := raw.(sdk.Provider)
+	host := providertest.OverPlugin(t, e.p)
 	log := &sdk.RequestLog{}
 	ctx := sdk.WithRecorder(context.Background(), log)
 	info, err := host.Info(ctx)

@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-plugin"
-
 	"synchronizer/plugins/m365/graphtest"
+	"synchronizer/plugins/providertest"
 	"synchronizer/plugins/sdk"
 )
 
@@ -16,14 +15,7 @@ import (
 // events, cursors, typed errors and request records all cross it.
 func TestOverGRPC(t *testing.T) {
 	e := newEnv(t, graphtest.Options{})
-	client, server := plugin.TestPluginGRPCConn(t, false, sdk.VersionedPlugins(e.p)[sdk.ProtocolVersion])
-	defer server.Stop()
-	defer client.Close()
-	raw, err := client.Dispense(sdk.PluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := raw.(sdk.Provider)
+	host := providertest.OverPlugin(t, e.p)
 	log := &sdk.RequestLog{}
 	ctx := sdk.WithRecorder(context.Background(), log)
 	if err := host.Configure(ctx, "acme", map[string]string{"endpoint": e.ts.URL, "tenant_id": e.srv.TenantID(), "client_id": graphtest.DefaultClientID}); err != nil {

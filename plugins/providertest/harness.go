@@ -54,6 +54,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -165,4 +166,26 @@ func OverGRPC(t testing.TB, p sdk.Provider) sdk.Provider {
 		srv.Stop()
 	})
 	return sdk.NewGRPCClient(conn)
+}
+
+// OverPlugin serves p through go-plugin's in-process gRPC connection with the
+// SDK's plugin set and returns what the host dispenses from it: the boundary
+// of OverGRPC plus go-plugin's own wiring. Both ends are closed when the test
+// ends.
+func OverPlugin(t testing.TB, p sdk.Provider) sdk.Provider {
+	t.Helper()
+	client, server := plugin.TestPluginGRPCConn(t, false, sdk.VersionedPlugins(p)[sdk.ProtocolVersion])
+	t.Cleanup(func() {
+		client.Close()
+		server.Stop()
+	})
+	raw, err := client.Dispense(sdk.PluginName)
+	if err != nil {
+		t.Fatalf("dispense the provider: %v", err)
+	}
+	host, ok := raw.(sdk.Provider)
+	if !ok {
+		t.Fatalf("dispensed %T, not an sdk.Provider", raw)
+	}
+	return host
 }

@@ -6,29 +6,15 @@ import (
 	"testing"
 	"time"
 
-	plugin "github.com/hashicorp/go-plugin"
-
+	"synchronizer/plugins/providertest"
 	"synchronizer/plugins/sdk"
 )
-
-// overGRPC serves e's provider through the real plugin boundary and returns the
-// host's view of it.
-func overGRPC(t *testing.T, e *env) sdk.Provider {
-	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, sdk.VersionedPlugins(e.p)[sdk.ProtocolVersion])
-	t.Cleanup(func() { client.Close(); server.Stop() })
-	raw, err := client.Dispense(sdk.PluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw.(sdk.Provider)
-}
 
 // The contract as the host sees it, across gRPC: errors keep their meaning,
 // request records travel back, cursors and versions survive the trip.
 func TestAcrossThePluginBoundary(t *testing.T) {
 	e := newEnv(t)
-	p := overGRPC(t, e)
+	p := providertest.OverPlugin(t, e.p)
 	log := &sdk.RequestLog{}
 	ctx := sdk.WithRecorder(context.Background(), log)
 	info, err := p.Info(ctx)
