@@ -33,6 +33,9 @@ type occurrence struct {
 	Start, End time.Time
 	AllDay     bool
 	Day0, Day1 string
+	// Meeting: the item has participants (a SuperOffice booking row, attendees
+	// in Graph or Google).
+	Meeting bool
 }
 
 // key identifies an occurrence's place in time, the part of an item the mapping
@@ -86,6 +89,7 @@ func (s *sides) listSuperOffice(ctx context.Context, associate int, from, to tim
 		EndDate       string `json:"EndDate"`
 		Title         string `json:"Title"`
 		IsAlldayEvent bool   `json:"IsAlldayEvent"`
+		MotherID      int    `json:"MotherId"`
 	}
 	svc := s.svcs.SuperOffice
 	_, err := s.c.do(ctx, request{method: http.MethodPost, url: svc.URL + "/v1/Agents/Appointment/GetAssociateDiary",
@@ -102,7 +106,7 @@ func (s *sides) listSuperOffice(ctx context.Context, associate int, from, to tim
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("appointment %d: times %q, %q are not RFC 3339", r.AppointmentID, r.StartDate, r.EndDate)
 		}
-		o := occurrence{ID: strconv.Itoa(r.AppointmentID), Title: r.Title, Start: start.UTC(), End: end.UTC()}
+		o := occurrence{ID: strconv.Itoa(r.AppointmentID), Title: r.Title, Start: start.UTC(), End: end.UTC(), Meeting: r.MotherID != 0}
 		if r.IsAlldayEvent {
 			o.AllDay = true
 			o.Day0, o.Day1 = soAllDay(start, end)
@@ -139,7 +143,7 @@ func (s *sides) listM365(ctx context.Context, mailbox string, from, to time.Time
 	svc := s.svcs.M365
 	next := svc.URL + "/users/" + url.PathEscape(mailbox) + "/calendar/calendarView?" + url.Values{
 		"startDateTime": {from.UTC().Format(time.RFC3339)}, "endDateTime": {to.UTC().Format(time.RFC3339)},
-		"$top": {"1000"}, "$select": {"id,subject,start,end,isAllDay,isCancelled"}}.Encode()
+		"$top": {"1000"}, "$select": {"id,subject,start,end,isAllDay,isCancelled,attendees"}}.Encode()
 	var out []occurrence
 	for pages := 0; next != ""; pages++ {
 		if pages > 10000 {
@@ -153,6 +157,7 @@ func (s *sides) listM365(ctx context.Context, mailbox string, from, to time.Time
 				End         graphTime `json:"end"`
 				IsAllDay    bool      `json:"isAllDay"`
 				IsCancelled bool      `json:"isCancelled"`
+				Attendees   []any     `json:"attendees"`
 			} `json:"value"`
 			Next string `json:"@odata.nextLink"`
 		}
@@ -168,7 +173,7 @@ func (s *sides) listM365(ctx context.Context, mailbox string, from, to time.Time
 			if err1 != nil || err2 != nil {
 				return nil, fmt.Errorf("event %s: %w", e.ID, firstErr(err1, err2))
 			}
-			o := occurrence{ID: e.ID, Title: e.Subject, Start: start, End: end}
+			o := occurrence{ID: e.ID, Title: e.Subject, Start: start, End: end, Meeting: len(e.Attendees) > 0}
 			if e.IsAllDay {
 				o.AllDay, o.Day0, o.Day1 = true, start.Format(time.DateOnly), end.Format(time.DateOnly)
 			}
@@ -198,11 +203,12 @@ func (s *sides) listGoogle(ctx context.Context, calendar string, from, to time.T
 		}
 		var page struct {
 			Items []struct {
-				ID      string     `json:"id"`
-				Summary string     `json:"summary"`
-				Status  string     `json:"status"`
-				Start   googleTime `json:"start"`
-				End     googleTime `json:"end"`
+				ID        string     `json:"id"`
+				Summary   string     `json:"summary"`
+				Status    string     `json:"status"`
+				Start     googleTime `json:"start"`
+				End       googleTime `json:"end"`
+				Attendees []any      `json:"attendees"`
 			} `json:"items"`
 			Next string `json:"nextPageToken"`
 		}
@@ -213,7 +219,7 @@ func (s *sides) listGoogle(ctx context.Context, calendar string, from, to time.T
 			if e.Status == "cancelled" {
 				continue
 			}
-			o := occurrence{ID: e.ID, Title: e.Summary}
+			o := occurrence{ID: e.ID, Title: e.Summary, Meeting: len(e.Attendees) > 0}
 			if e.Start.Date != "" {
 				o.AllDay, o.Day0, o.Day1 = true, e.Start.Date, e.End.Date
 			} else {

@@ -407,10 +407,10 @@ func (r *round) compare(ctx context.Context, before *contents, from, to time.Tim
 	if r.changer != nil {
 		items = r.changer.items
 	}
-	v := compare(r.layout.expected(before), items, after)
+	v := compare(r.layout.expected(before), r.layout.meetingKeys(before, after), items, after)
 	r.figs.Duplicates, r.figs.LostEdits = ptr(v.Duplicates), ptr(v.LostEdits)
-	r.figs.Missing, r.figs.Compared = ptr(v.Missing), ptr(v.Compared)
-	r.log.Info("bench: comparison", "compared", v.Compared, "duplicates", v.Duplicates, "lost_edits", v.LostEdits, "missing", v.Missing)
+	r.figs.Missing, r.figs.Compared, r.figs.MeetingsSkipped = ptr(v.Missing), ptr(v.Compared), ptr(v.Meetings)
+	r.log.Info("bench: comparison", "compared", v.Compared, "duplicates", v.Duplicates, "lost_edits", v.LostEdits, "missing", v.Missing, "meetings_left_out", v.Meetings)
 	for _, e := range v.Examples {
 		r.log.Warn("bench: difference", "what", e)
 	}
