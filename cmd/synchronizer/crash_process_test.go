@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -243,50 +242,27 @@ func TestDaemonSurvivesSIGKILLDuringInitialSync(t *testing.T) {
 func seedMailboxGently(t *testing.T, s *syncSetup, mailbox string, n int, prefix string) {
 	t.Helper()
 	info := s.cl.Info()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	next := make(chan int)
-	errs := make(chan error, 3)
-	var wg sync.WaitGroup
-	for range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				start := seedStart(i).Add(30 * time.Minute)
-				body := map[string]any{
-					"subject": fmt.Sprintf("%s-%d", prefix, i),
-					"body":    map[string]any{"contentType": "text", "content": "written in Microsoft 365"},
-					"start":   map[string]any{"dateTime": start.Format("2006-01-02T15:04:05"), "timeZone": "UTC"},
-					"end":     map[string]any{"dateTime": start.Add(time.Hour).Format("2006-01-02T15:04:05"), "timeZone": "UTC"},
-				}
-				var err error
-				for try := 0; try < 50; try++ {
-					err = apiPost(ctx, info.M365.URL+"/users/"+url.PathEscape(mailbox)+"/events", info.M365.Token, body)
-					if err == nil || !strings.Contains(err.Error(), ": 429 ") {
-						break
-					}
-					time.Sleep(50 * time.Millisecond)
-				}
-				if err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
+	parallel(t, 3, n, func(ctx context.Context, i int) error {
+		start := seedStart(i).Add(30 * time.Minute)
+		body := map[string]any{
+			"subject": fmt.Sprintf("%s-%d", prefix, i),
+			"body":    map[string]any{"contentType": "text", "content": "written in Microsoft 365"},
+			"start":   map[string]any{"dateTime": start.Format("2006-01-02T15:04:05"), "timeZone": "UTC"},
+			"end":     map[string]any{"dateTime": start.Add(time.Hour).Format("2006-01-02T15:04:05"), "timeZone": "UTC"},
+		}
+		var err error
+		for try := 0; try < 50; try++ {
+			err = apiPost(ctx, info.M365.URL+"/users/"+url.PathEscape(mailbox)+"/events", info.M365.Token, body)
+			if err == nil || !strings.Contains(err.Error(), ": 429 ") {
+				break
 			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		t.Fatalf("seed %s: %v", mailbox, err)
-	default:
-	}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", mailbox, err)
+		}
+		return nil
+	})
 }
 
 func btoi(b bool) int {

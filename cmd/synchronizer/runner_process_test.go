@@ -155,14 +155,23 @@ func seedStart(i int) time.Time {
 	return day.Add(time.Duration(7+i%10) * time.Hour)
 }
 
+// parallel calls fn for 0..n-1 from eight goroutines and fails the test with
+// one of the errors.
 func (s *syncSetup) parallel(t *testing.T, n int, fn func(ctx context.Context, i int) error) {
+	t.Helper()
+	parallel(t, 8, n, fn)
+}
+
+// parallel calls fn for 0..n-1 from workers goroutines, within five minutes,
+// and fails the test with one of the errors.
+func parallel(t *testing.T, workers, n int, fn func(ctx context.Context, i int) error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 8)
+	errs := make(chan error, workers)
 	next := make(chan int)
-	for range 8 {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
