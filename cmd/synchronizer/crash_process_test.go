@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -253,7 +254,8 @@ func seedMailboxGently(t *testing.T, s *syncSetup, mailbox string, n int, prefix
 		var err error
 		for try := 0; try < 50; try++ {
 			err = apiPost(ctx, info.M365.URL+"/users/"+url.PathEscape(mailbox)+"/events", info.M365.Token, body)
-			if err == nil || !strings.Contains(err.Error(), ": 429 ") {
+			var throttled *emulators.APIError
+			if !errors.As(err, &throttled) || throttled.Status != http.StatusTooManyRequests {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)

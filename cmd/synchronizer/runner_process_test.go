@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -99,23 +98,7 @@ func (s *syncSetup) storeTokens(t *testing.T, links ...state.LinkID) {
 
 // apiPost writes one item through a service's own API, as a user's client would.
 func apiPost(ctx context.Context, target, token string, body any) error {
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("POST %s: %d %s", target, resp.StatusCode, answer)
-	}
-	return nil
+	return emulators.PostJSON(ctx, http.DefaultClient, target, token, body)
 }
 
 // seedDiary writes n single appointments in an associate's diary, titled
@@ -242,19 +225,8 @@ func (s *syncSetup) diaryCount(t *testing.T, associate string) int {
 
 func getJSON(t *testing.T, target, token string, v any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, target, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	if err := emulators.GetJSON(context.Background(), http.DefaultClient, target, token, v); err != nil {
 		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %s", target, resp.StatusCode, b)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("GET %s: %v", target, err)
 	}
 }
 

@@ -1,14 +1,10 @@
 package emulators
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -156,7 +152,7 @@ func (c *apiClient) superOffice(ctx context.Context, svc Service, associate int,
 	if it.private {
 		body["Private"] = "PrivateUser"
 	}
-	return c.post(ctx, svc.URL+"/v1/Appointment", svc.Token, body)
+	return PostJSON(ctx, c.http, svc.URL+"/v1/Appointment", svc.Token, body)
 }
 
 func (c *apiClient) m365(ctx context.Context, svc Service, mailbox string, it demoItem) error {
@@ -174,7 +170,7 @@ func (c *apiClient) m365(ctx context.Context, svc Service, mailbox string, it de
 	if it.private {
 		body["sensitivity"] = "private"
 	}
-	return c.post(ctx, svc.URL+"/users/"+url.PathEscape(mailbox)+"/events", svc.Token, body)
+	return PostJSON(ctx, c.http, svc.URL+"/users/"+url.PathEscape(mailbox)+"/events", svc.Token, body)
 }
 
 func (c *apiClient) google(ctx context.Context, svc Service, calendar string, it demoItem) error {
@@ -195,38 +191,5 @@ func (c *apiClient) google(ctx context.Context, svc Service, calendar string, it
 	if it.private {
 		body["visibility"] = "private"
 	}
-	return c.post(ctx, svc.URL+"/calendars/"+url.PathEscape(calendar)+"/events?sendUpdates=none", svc.Token, body)
-}
-
-func (c *apiClient) post(ctx context.Context, target, token string, body any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("POST %s: %s: %s", redactQuery(target), strconv.Itoa(resp.StatusCode), bytes.TrimSpace(answer))
-	}
-	return nil
-}
-
-// redactQuery drops the query string from a URL for messages.
-func redactQuery(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	u.RawQuery = ""
-	return u.String()
+	return PostJSON(ctx, c.http, svc.URL+"/calendars/"+url.PathEscape(calendar)+"/events?sendUpdates=none", svc.Token, body)
 }

@@ -3,8 +3,10 @@ package emulators
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,19 +36,8 @@ func startCluster(t *testing.T, opts Options) *Cluster {
 
 func getJSON(t *testing.T, target, token string, v any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, target, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	if err := GetJSON(context.Background(), http.DefaultClient, target, token, v); err != nil {
 		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %s", target, resp.StatusCode, b)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("GET %s: %v: %s", target, err, b)
 	}
 }
 
@@ -234,5 +225,75 @@ func TestEmulateLayoutLinksEveryAccountTwice(t *testing.T) {
 	}
 	if g := l.Profiles[1].Links[4]; g.Associate != "ROOM2" || g.Mailbox != "room2@resource.google.test" || g.Kind != "resource" {
 		t.Fatalf("last google link = %+v", g)
+	}
+}
+
+func TestAPIClientAnswers(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			http.Error(w, "no token", http.StatusUnauthorized)
+			return
+		}
+		switch r.URL.Path {
+		case "/ok":
+			if r.Method == http.MethodPost {
+				b, _ := io.ReadAll(r.Body)
+				if r.Header.Get("Content-Type") != "application/json" || string(b) != `{"a":1}` {
+					http.Error(w, "bad body", http.StatusBadRequest)
+					return
+				}
+				w.WriteHeader(http.StatusCreated)
+				return
+			}
+			io.WriteString(w, `{"a":1}`)
+		case "/busy":
+			http.Error(w, " slow down ", http.StatusTooManyRequests)
+		case "/garbage":
+			io.WriteString(w, `{"a":`)
+		}
+	}))
+	defer srv.Close()
+	tests := []struct {
+		name, method, path, token string
+		wantStatus                int    // of the *APIError; 0: none
+		wantErr                   string // "" : no error
+	}{
+		{"post taken", http.MethodPost, "/ok", "tok", 0, ""},
+		{"get taken", http.MethodGet, "/ok?x=1", "tok", 0, ""},
+		{"post throttled", http.MethodPost, "/busy?secret=1", "tok", 429, "POST " + srv.URL + "/busy: 429: slow down"},
+		{"get refused", http.MethodGet, "/ok", "bad", 401, "GET " + srv.URL + "/ok: 401: no token"},
+		{"get garbage", http.MethodGet, "/garbage", "tok", 0, "GET " + srv.URL + "/garbage: unexpected end of JSON input"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			var err error
+			var got struct{ A int }
+			if tc.method == http.MethodPost {
+				err = PostJSON(ctx, srv.Client(), srv.URL+tc.path, tc.token, map[string]int{"a": 1})
+			} else {
+				err = GetJSON(ctx, srv.Client(), srv.URL+tc.path, tc.token, &got)
+			}
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.method == http.MethodGet && got.A != 1 {
+					t.Fatalf("decoded %+v", got)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.wantErr {
+				t.Fatalf("err = %v, want %s", err, tc.wantErr)
+			}
+			status := 0
+			if apiErr := (*APIError)(nil); errors.As(err, &apiErr) {
+				status = apiErr.Status
+			}
+			if status != tc.wantStatus {
+				t.Fatalf("status of the *APIError %d, want %d", status, tc.wantStatus)
+			}
+		})
 	}
 }
