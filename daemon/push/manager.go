@@ -468,33 +468,13 @@ func (m *Manager) Run(ctx context.Context) error {
 			break
 		}
 		m.log.Error("cannot read the stored push subscriptions; retrying", "err", err)
-		t := m.opts.Clock.NewTimer(m.opts.RetryMin)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !scheduler.Wait(ctx, m.opts.Clock, m.opts.RetryMin, nil) {
 			return nil
-		case <-t.C():
 		}
 	}
 	for {
-		wait := m.dispatch(ctx)
-		var timer scheduler.Timer
-		var tc <-chan time.Time
-		if wait >= 0 {
-			timer = m.opts.Clock.NewTimer(wait)
-			tc = timer.C()
-		}
-		select {
-		case <-ctx.Done():
-			if timer != nil {
-				timer.Stop()
-			}
+		if !scheduler.Wait(ctx, m.opts.Clock, m.dispatch(ctx), m.kick) {
 			return nil
-		case <-tc:
-		case <-m.kick:
-			if timer != nil {
-				timer.Stop()
-			}
 		}
 	}
 }

@@ -290,26 +290,30 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.wg.Wait()
 	}()
 	for {
-		wait := s.dispatch()
-		var timer Timer
-		var tc <-chan time.Time
-		if wait >= 0 {
-			timer = s.cfg.Clock.NewTimer(wait)
-			tc = timer.C()
-		}
-		select {
-		case <-ctx.Done():
-			if timer != nil {
-				timer.Stop()
-			}
+		if !Wait(ctx, s.cfg.Clock, s.dispatch(), s.wake) {
 			return nil
-		case <-tc:
-		case <-s.wake:
-			if timer != nil {
-				timer.Stop()
-			}
 		}
 	}
+}
+
+// Wait waits until d has passed on clock (d < 0: no timer, only wake or ctx
+// end it), until wake fires, or until ctx ends; it reports false when ctx
+// ended. A loop that dispatches what is due and sleeps until the next is due
+// or it is woken (the scheduler's, the push manager's) waits with it.
+func Wait(ctx context.Context, clock Clock, d time.Duration, wake <-chan struct{}) bool {
+	var tc <-chan time.Time
+	if d >= 0 {
+		t := clock.NewTimer(d)
+		defer t.Stop()
+		tc = t.C()
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-tc:
+	case <-wake:
+	}
+	return true
 }
 
 func (s *Scheduler) kick() {

@@ -430,3 +430,54 @@ func TestRunLoop(t *testing.T) {
 		t.Fatalf("RunNow after stop: %v", err)
 	}
 }
+
+func TestWait(t *testing.T) {
+	tests := []struct {
+		name string
+		d    time.Duration
+		act  func(c *fakeClock, wake chan struct{}, cancel context.CancelFunc)
+		want bool
+	}{
+		{"the timer fires", time.Minute, func(c *fakeClock, _ chan struct{}, _ context.CancelFunc) { c.Advance(time.Minute) }, true},
+		{"woken before the timer", time.Hour, func(_ *fakeClock, w chan struct{}, _ context.CancelFunc) { w <- struct{}{} }, true},
+		{"woken with no timer", -1, func(_ *fakeClock, w chan struct{}, _ context.CancelFunc) { w <- struct{}{} }, true},
+		{"the context ends", time.Hour, func(_ *fakeClock, _ chan struct{}, cancel context.CancelFunc) { cancel() }, false},
+		{"the context ends with no timer", -1, func(_ *fakeClock, _ chan struct{}, cancel context.CancelFunc) { cancel() }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &fakeClock{now: t0}
+			wake := make(chan struct{}, 1)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			got := make(chan bool, 1)
+			go func() { got <- Wait(ctx, c, tc.d, wake) }()
+			// Act once Wait has its timer (or at once when it takes none).
+			for range 1000 {
+				c.mu.Lock()
+				n := len(c.timers)
+				c.mu.Unlock()
+				if n > 0 || tc.d < 0 {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			tc.act(c, wake, cancel)
+			select {
+			case g := <-got:
+				if g != tc.want {
+					t.Fatalf("Wait = %v, want %v", g, tc.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Wait did not return")
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for _, tm := range c.timers {
+				if !tm.done {
+					t.Fatal("Wait left its timer running")
+				}
+			}
+		})
+	}
+}
