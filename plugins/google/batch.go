@@ -14,6 +14,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
+
+	"synchronizer/plugins/internal/retry"
 )
 
 // Batching (POST /batch/calendar/v3, multipart/mixed): Google's Go client has no
@@ -53,7 +56,7 @@ func apiError(code int, header http.Header, body []byte) error {
 		} `json:"error"`
 	}
 	_ = json.Unmarshal(body, &env)
-	e := &httpError{code: code, message: env.Error.Message, retryAfter: parseRetryAfter(header.Get("Retry-After"))}
+	e := &httpError{code: code, message: env.Error.Message, retryAfter: retry.After(header.Get("Retry-After"), time.Now())}
 	if len(env.Error.Errors) > 0 {
 		e.reason = env.Error.Errors[0].Reason
 	}

@@ -10,7 +10,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/jwt"
 
+	"synchronizer/plugins/internal/retry"
 	"synchronizer/plugins/sdk"
 )
 
@@ -404,24 +404,9 @@ func errInfo(err error) (code int, reason string, retryAfter time.Duration) {
 		reason = ge.Errors[0].Reason
 	}
 	if ge.Header != nil {
-		retryAfter = parseRetryAfter(ge.Header.Get("Retry-After"))
+		retryAfter = retry.After(ge.Header.Get("Retry-After"), time.Now())
 	}
 	return code, reason, retryAfter
-}
-
-func parseRetryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 // httpError is an error answer of a request made without Google's client (batch,

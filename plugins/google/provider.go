@@ -47,6 +47,7 @@ import (
 	"sync"
 	"time"
 
+	"synchronizer/plugins/internal/retry"
 	"synchronizer/plugins/sdk"
 )
 
@@ -126,7 +127,7 @@ func NewWithOptions(opts Options) *Provider {
 		opts.Now = time.Now
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleepCtx
+		opts.Sleep = retry.Sleep
 	}
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = 4
@@ -150,20 +151,6 @@ func NewWithOptions(opts Options) *Provider {
 	return &Provider{log: opts.Logger, opts: opts, instances: map[string]*instance{},
 		rng: rand.New(rand.NewPCG(seed, seed^0x676f6f676c65)), buckets: map[string]*bucket{},
 		tokens: map[string]*cachedToken{}}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // instance is one configured calendar system.

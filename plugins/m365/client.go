@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"synchronizer/plugins/internal/retry"
 	"synchronizer/plugins/sdk"
 )
 
@@ -90,27 +91,12 @@ func transient(status int) bool {
 	return false
 }
 
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
 func backoff(attempt int) time.Duration {
 	return time.Second << min(attempt, 5)
 }
 
 func decodeGraphError(status int, h http.Header, body []byte, now time.Time) *GraphError {
-	ge := &GraphError{Status: status, RequestID: h.Get("request-id"), RetryAfter: parseRetryAfter(h.Get("Retry-After"), now)}
+	ge := &GraphError{Status: status, RequestID: h.Get("request-id"), RetryAfter: retry.After(h.Get("Retry-After"), now)}
 	var env struct {
 		Error struct {
 			Code    string `json:"code"`

@@ -63,6 +63,7 @@ import (
 	"sync"
 	"time"
 
+	"synchronizer/plugins/internal/retry"
 	"synchronizer/plugins/sdk"
 )
 
@@ -107,16 +108,7 @@ func New(logger *slog.Logger) *Provider {
 		transport: http.DefaultTransport,
 		limiter:   newMailboxLimiter(),
 		now:       time.Now,
-		sleep: func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		},
+		sleep:     retry.Sleep,
 		instances: map[string]*instance{},
 	}
 }

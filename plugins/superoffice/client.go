@@ -10,10 +10,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
+	"synchronizer/plugins/internal/retry"
 	"synchronizer/plugins/sdk"
 	"synchronizer/plugins/superoffice/internal/wire"
 )
@@ -155,7 +155,7 @@ func (in *instance) call(ctx context.Context, t sdk.Target, r request) (response
 		}
 		if wait, ok := retryWait(err, r, attempt); ok {
 			in.logger.Debug("retrying a request", "method", r.method, "path", r.path, "wait", wait, "err", err)
-			if serr := sleepCtx(ctx, wait); serr != nil {
+			if serr := retry.Sleep(ctx, wait); serr != nil {
 				return resp, errors.Join(err, serr)
 			}
 			continue
@@ -206,18 +206,6 @@ func readOnly(r request) bool {
 	return strings.HasPrefix(r.path[strings.LastIndexByte(r.path, '/')+1:], "Get")
 }
 
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 func (in *instance) once(ctx context.Context, t sdk.Target, r request, body []byte) (response, error) {
 	u := r.abs
 	if u == "" {
@@ -266,7 +254,7 @@ func (in *instance) once(ctx context.Context, t sdk.Target, r request, body []by
 	}
 	out := response{status: resp.StatusCode, header: resp.Header}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		return out, &sdk.ThrottledError{RetryAfter: retryAfter(resp.Header.Get("Retry-After"), in.now()),
+		return out, &sdk.ThrottledError{RetryAfter: retry.After(resp.Header.Get("Retry-After"), in.now()),
 			Reason: fmt.Sprintf("%s %s: HTTP %d", r.method, r.path, resp.StatusCode)}
 	}
 	if resp.StatusCode == http.StatusNotModified {
@@ -306,20 +294,6 @@ func truncate(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
-}
-
-func retryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(h); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 func (in *instance) authorize(ctx context.Context, req *http.Request, t sdk.Target) error {
