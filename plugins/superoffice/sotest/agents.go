@@ -11,13 +11,6 @@ import (
 // answer 404.
 func (c *call) null() { c.json(http.StatusOK, nil) }
 
-func (c *call) agentCreateDefault() {
-	c.s.mu.Lock()
-	e := c.s.defaultEntity(c.me, c.z)
-	c.s.mu.Unlock()
-	c.json(http.StatusOK, e)
-}
-
 func (c *call) agentSaveEntity() {
 	var e wire.AppointmentEntity
 	if !c.body(&e, true) {

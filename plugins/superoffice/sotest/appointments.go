@@ -204,6 +204,8 @@ func lastModified(a *appt) time.Time {
 
 // --- REST -------------------------------------------------------------------
 
+// appointmentDefault answers both GET v1/Appointment/default and the
+// agent's CreateDefaultAppointmentEntity.
 func (c *call) appointmentDefault() {
 	c.s.mu.Lock()
 	e := c.s.defaultEntity(c.me, c.z)

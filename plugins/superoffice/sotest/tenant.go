@@ -62,7 +62,7 @@ func (s *Server) routes() []route {
 		name string
 		h    func(*call)
 	}{
-		{"CreateDefaultAppointmentEntity", (*call).agentCreateDefault},
+		{"CreateDefaultAppointmentEntity", (*call).appointmentDefault}, // as GET v1/Appointment/default
 		{"SaveAppointmentEntity", (*call).agentSaveEntity},
 		{"GetAppointmentEntity", (*call).agentGetEntity},
 		{"DeleteAppointmentEntity", (*call).agentDeleteEntity},
