@@ -182,6 +182,16 @@ func (c *call) checkWriteParams() *gerr {
 	return nil
 }
 
+// readEvent reads the event resource in the request body (insert, import,
+// update).
+func (c *call) readEvent() (*Event, *gerr) {
+	body, e := readBodyMap(c.r, eventFields)
+	if e != nil {
+		return nil, e
+	}
+	return eventFromMap(body)
+}
+
 // calendarGet is calendars.get.
 func (c *call) calendarGet() (*response, *gerr) {
 	s := c.s
@@ -289,11 +299,7 @@ func (c *call) eventsInsert() (*response, *gerr) {
 	if e := c.checkWriteParams(); e != nil {
 		return nil, e
 	}
-	body, e := readBodyMap(c.r, eventFields)
-	if e != nil {
-		return nil, e
-	}
-	w, e := eventFromMap(body)
+	w, e := c.readEvent()
 	if e != nil {
 		return nil, e
 	}
@@ -361,11 +367,7 @@ func htmlLink(id, calID string) string {
 
 // eventsImport is events.import: a private copy that keeps the given iCalUID.
 func (c *call) eventsImport() (*response, *gerr) {
-	body, e := readBodyMap(c.r, eventFields)
-	if e != nil {
-		return nil, e
-	}
-	w, e := eventFromMap(body)
+	w, e := c.readEvent()
 	if e != nil {
 		return nil, e
 	}
@@ -458,11 +460,7 @@ func (c *call) eventsUpdate() (*response, *gerr) {
 	if e := c.checkWriteParams(); e != nil {
 		return nil, e
 	}
-	body, e := readBodyMap(c.r, eventFields)
-	if e != nil {
-		return nil, e
-	}
-	w, e := eventFromMap(body)
+	w, e := c.readEvent()
 	if e != nil {
 		return nil, e
 	}
