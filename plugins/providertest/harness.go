@@ -176,8 +176,10 @@ func OverPlugin(t testing.TB, p sdk.Provider) sdk.Provider {
 	t.Helper()
 	client, server := plugin.TestPluginGRPCConn(t, false, sdk.VersionedPlugins(p)[sdk.ProtocolVersion])
 	t.Cleanup(func() {
-		client.Close()
+		// The server stops first: closing the client first asks the server to
+		// stop itself, which would race with this Stop.
 		server.Stop()
+		client.Close()
 	})
 	raw, err := client.Dispense(sdk.PluginName)
 	if err != nil {
