@@ -382,8 +382,11 @@ func TestLargePageFitsTheMessageLimit(t *testing.T) {
 func TestGoPluginWiring(t *testing.T) {
 	f := &fake{event: sampleEvent()}
 	client, server := plugin.TestPluginGRPCConn(t, false, VersionedPlugins(f)[ProtocolVersion])
-	defer server.Stop()
+	// Deferred calls run last first: the server stops before the client closes,
+	// since closing the client first asks the server to stop itself, which
+	// would race with this Stop.
 	defer client.Close()
+	defer server.Stop()
 	raw, err := client.Dispense(PluginName)
 	if err != nil {
 		t.Fatal(err)
