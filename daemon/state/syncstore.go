@@ -34,6 +34,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -49,6 +50,7 @@ var (
 // SyncStore is the engine's Store on the state file.
 type SyncStore struct {
 	db *bolt.DB
+	gc *groupCommit
 }
 
 var (
@@ -57,7 +59,7 @@ var (
 )
 
 // SyncStore returns the engine's store on this file. It lives as long as b.
-func (b *Bolt) SyncStore() *SyncStore { return &SyncStore{db: b.db} }
+func (b *Bolt) SyncStore() *SyncStore { return &SyncStore{db: b.db, gc: &groupCommit{}} }
 
 func indexName(s engine.Side) []byte {
 	if s == engine.SuperOffice {
@@ -223,7 +225,8 @@ func (s *SyncStore) Cursor(ctx context.Context, link string, side engine.Side) (
 	return c, found, nil
 }
 
-// Commit implements engine.Store: the whole batch in one write transaction.
+// Commit implements engine.Store: the whole batch in one write transaction
+// (shared with the batches of concurrent calls, see groupCommit).
 func (s *SyncStore) Commit(ctx context.Context, link string, b engine.Batch) error {
 	if link == "" {
 		return errors.New("commit sync state: empty link key")
@@ -241,95 +244,164 @@ func (s *SyncStore) Commit(ctx context.Context, link string, b engine.Batch) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		if len(b.PutPairs) > 0 || len(b.DeletePairs) > 0 {
-			lb, err := ensure(tx, bucketPairs, link)
-			if err != nil {
+	if err := s.gc.commit(s.db, link, b); err != nil {
+		return fmt.Errorf("commit sync state of %s: %w", link, err)
+	}
+	return nil
+}
+
+// applyBatch writes one link's batch in tx.
+func applyBatch(tx *bolt.Tx, link string, b engine.Batch) error {
+	if len(b.PutPairs) > 0 || len(b.DeletePairs) > 0 {
+		lb, err := ensure(tx, bucketPairs, link)
+		if err != nil {
+			return err
+		}
+		pb, err := lb.CreateBucketIfNotExists(subPairs)
+		if err != nil {
+			return err
+		}
+		var idx [2]*bolt.Bucket
+		for i, side := range engine.Sides() {
+			if idx[i], err = lb.CreateBucketIfNotExists(indexName(side)); err != nil {
 				return err
 			}
-			pb, err := lb.CreateBucketIfNotExists(subPairs)
-			if err != nil {
+		}
+		for _, id := range b.DeletePairs {
+			if err := unindex(pb, idx, []byte(id)); err != nil {
 				return err
 			}
-			var idx [2]*bolt.Bucket
-			for i, side := range engine.Sides() {
-				if idx[i], err = lb.CreateBucketIfNotExists(indexName(side)); err != nil {
-					return err
-				}
+			if err := pb.Delete([]byte(id)); err != nil {
+				return err
 			}
-			for _, id := range b.DeletePairs {
-				if err := unindex(pb, idx, []byte(id)); err != nil {
-					return err
-				}
-				if err := pb.Delete([]byte(id)); err != nil {
-					return err
-				}
+		}
+		for _, p := range b.PutPairs {
+			key := []byte(p.ID)
+			if err := unindex(pb, idx, key); err != nil {
+				return err
 			}
-			for _, p := range b.PutPairs {
-				key := []byte(p.ID)
-				if err := unindex(pb, idx, key); err != nil {
-					return err
-				}
-				raw, err := json.Marshal(p)
-				if err != nil {
-					return fmt.Errorf("encode pair %s: %w", p.ID, err)
-				}
-				if err := pb.Put(key, raw); err != nil {
-					return err
-				}
-				for i, ref := range []engine.Ref{p.SO, p.Cal} {
-					if ref.ID != "" {
-						if err := idx[i].Put([]byte(ref.ID), key); err != nil {
-							return err
-						}
+			raw, err := json.Marshal(p)
+			if err != nil {
+				return fmt.Errorf("encode pair %s: %w", p.ID, err)
+			}
+			if err := pb.Put(key, raw); err != nil {
+				return err
+			}
+			for i, ref := range []engine.Ref{p.SO, p.Cal} {
+				if ref.ID != "" {
+					if err := idx[i].Put([]byte(ref.ID), key); err != nil {
+						return err
 					}
 				}
 			}
 		}
-		if len(b.PutIntents) > 0 || len(b.DeleteIntents) > 0 {
-			ib, err := ensure(tx, bucketIntents, link)
-			if err != nil {
+	}
+	if len(b.PutIntents) > 0 || len(b.DeleteIntents) > 0 {
+		ib, err := ensure(tx, bucketIntents, link)
+		if err != nil {
+			return err
+		}
+		for _, id := range b.DeleteIntents {
+			if err := ib.Delete([]byte(id)); err != nil {
 				return err
-			}
-			for _, id := range b.DeleteIntents {
-				if err := ib.Delete([]byte(id)); err != nil {
-					return err
-				}
-			}
-			for _, in := range b.PutIntents {
-				raw, err := json.Marshal(in)
-				if err != nil {
-					return fmt.Errorf("encode intent %s: %w", in.ID, err)
-				}
-				if err := ib.Put([]byte(in.ID), raw); err != nil {
-					return err
-				}
 			}
 		}
-		if len(b.Cursors) > 0 {
-			cb, err := ensure(tx, bucketCursors, link)
+		for _, in := range b.PutIntents {
+			raw, err := json.Marshal(in)
 			if err != nil {
+				return fmt.Errorf("encode intent %s: %w", in.ID, err)
+			}
+			if err := ib.Put([]byte(in.ID), raw); err != nil {
 				return err
 			}
-			for side, c := range b.Cursors {
-				if !side.Valid() {
-					return fmt.Errorf("cursor for unknown side %q", side)
-				}
-				raw, err := json.Marshal(c)
-				if err != nil {
-					return fmt.Errorf("encode cursor: %w", err)
-				}
-				if err := cb.Put([]byte(side), raw); err != nil {
-					return err
-				}
+		}
+	}
+	if len(b.Cursors) > 0 {
+		cb, err := ensure(tx, bucketCursors, link)
+		if err != nil {
+			return err
+		}
+		for side, c := range b.Cursors {
+			if !side.Valid() {
+				return fmt.Errorf("cursor for unknown side %q", side)
+			}
+			raw, err := json.Marshal(c)
+			if err != nil {
+				return fmt.Errorf("encode cursor: %w", err)
+			}
+			if err := cb.Put([]byte(side), raw); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// groupCommit writes the batches of concurrent Commit calls (the runs of
+// different links) in one write transaction, and so with one sync of the file,
+// instead of one each. There is no timer: a batch that finds no write in
+// progress is written at once; those that arrive meanwhile wait for it and go
+// together in the next transaction. Each caller returns once its batch is on
+// disk, as before; a crash loses only batches whose callers have not returned.
+type groupCommit struct {
+	mu      sync.Mutex
+	pending []*pendingBatch
+	writing bool
+}
+
+type pendingBatch struct {
+	link string
+	b    engine.Batch
+	done chan error
+}
+
+func (g *groupCommit) commit(db *bolt.DB, link string, b engine.Batch) error {
+	p := &pendingBatch{link: link, b: b, done: make(chan error, 1)}
+	g.mu.Lock()
+	g.pending = append(g.pending, p)
+	lead := !g.writing
+	g.writing = true
+	g.mu.Unlock()
+	if lead {
+		g.write(db)
+	}
+	return <-p.done
+}
+
+// write writes what is pending, and hands on to a new writer while more
+// arrived meanwhile, so that its own caller returns after one transaction.
+func (g *groupCommit) write(db *bolt.DB) {
+	g.mu.Lock()
+	group := g.pending
+	g.pending = nil
+	g.mu.Unlock()
+	err := db.Update(func(tx *bolt.Tx) error {
+		for _, p := range group {
+			if err := applyBatch(tx, p.link, p.b); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("commit sync state of %s: %w", link, err)
+	if err != nil && len(group) > 1 {
+		// One batch spoiled the transaction: write each on its own, so the
+		// others succeed and the failure reaches only its own caller.
+		for _, p := range group {
+			p.done <- db.Update(func(tx *bolt.Tx) error { return applyBatch(tx, p.link, p.b) })
+		}
+	} else {
+		for _, p := range group {
+			p.done <- err
+		}
 	}
-	return nil
+	g.mu.Lock()
+	if len(g.pending) == 0 {
+		g.writing = false
+		g.mu.Unlock()
+		return
+	}
+	g.mu.Unlock()
+	go g.write(db)
 }
 
 // ensure returns link's bucket in root, creating it.
