@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"synchronizer/plugins/sdk"
@@ -89,7 +90,7 @@ func (in *instance) scan(ctx context.Context, t sdk.Target, owner int, extra str
 		}
 		q := url.Values{"$select": {scanColumns}, "$filter": {scanFilter(owner, f)}, "$orderBy": {"appointmentId"},
 			"$top": {strconv.Itoa(in.scanPage)}, "$output": {"Logical"}}
-		var resp wire.ODataResponse
+		var resp scanResponse
 		if _, err := in.get(ctx, t, "/v1/Appointment", q, &resp); err != nil {
 			return nil, fmt.Errorf("scan diary %d: %w", owner, err)
 		}
@@ -124,13 +125,13 @@ func (in *instance) scan(ctx context.Context, t sdk.Target, owner int, extra str
 	return kept, nil
 }
 
-func (in *instance) scanPageRows(rows []map[string]any, loc *time.Location, out *[]scanRow) (int, error) {
+func (in *instance) scanPageRows(rows []scanWire, loc *time.Location, out *[]scanRow) (int, error) {
 	n := 0
 	for _, v := range rows {
-		r := scanRow{id: intOf(v["appointmentId"]), rule: intOf(v["recurrenceRuleId"]), typ: intOf(v["rawType"]),
-			status: intOf(v["rawStatus"]), regBy: intOf(v["registeredBy"])}
+		r := scanRow{id: int(v.AppointmentID), rule: int(v.RecurrenceRuleID), typ: int(v.RawType),
+			status: int(v.RawStatus), regBy: int(v.RegisteredBy)}
 		if r.id == 0 {
-			if pk, err := strconv.Atoi(strOf(v["PrimaryKey"])); err == nil {
+			if pk, err := strconv.Atoi(string(v.PrimaryKey)); err == nil {
 				r.id = pk
 			}
 		}
@@ -138,16 +139,16 @@ func (in *instance) scanPageRows(rows []map[string]any, loc *time.Location, out 
 			return n, fmt.Errorf("a row without appointmentId")
 		}
 		var err error
-		if r.start, _, err = wire.ParseDate(strOf(v["date"]), loc); err != nil {
+		if r.start, _, err = wire.ParseDate(string(v.Date), loc); err != nil {
 			return n, fmt.Errorf("appointment %d: date: %w", r.id, err)
 		}
-		if r.end, _, err = wire.ParseDate(strOf(v["endDate"]), loc); err != nil {
+		if r.end, _, err = wire.ParseDate(string(v.EndDate), loc); err != nil {
 			return n, fmt.Errorf("appointment %d: endDate: %w", r.id, err)
 		}
-		if r.registered, _, err = wire.ParseDate(strOf(v["registeredDate"]), time.UTC); err != nil {
+		if r.registered, _, err = wire.ParseDate(string(v.RegisteredDate), time.UTC); err != nil {
 			return n, fmt.Errorf("appointment %d: registeredDate: %w", r.id, err)
 		}
-		if r.updated, _, err = wire.ParseDate(strOf(v["updatedDate"]), time.UTC); err != nil {
+		if r.updated, _, err = wire.ParseDate(string(v.UpdatedDate), time.UTC); err != nil {
 			return n, fmt.Errorf("appointment %d: updatedDate: %w", r.id, err)
 		}
 		if r.end.Before(r.start) {
@@ -208,11 +209,19 @@ func decodeCursor(s string) (*cursor, error) {
 	return &c, nil
 }
 
-func compress(raw []byte) []byte {
+// compress deflates raw with a compressor from pool: a new one allocates about
+// a megabyte, and every round of every link compresses its snapshot.
+func compress(pool *sync.Pool, raw []byte) []byte {
 	var buf bytes.Buffer
-	w, _ := flate.NewWriter(&buf, flate.BestSpeed)
+	w, _ := pool.Get().(*flate.Writer)
+	if w == nil {
+		w, _ = flate.NewWriter(&buf, flate.BestSpeed)
+	} else {
+		w.Reset(&buf)
+	}
 	_, _ = w.Write(raw)
 	_ = w.Close()
+	pool.Put(w)
 	return buf.Bytes()
 }
 
@@ -220,7 +229,7 @@ func decompress(b []byte) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(b)), 512<<20))
 }
 
-func encodeSnap(es []snapEntry) []byte {
+func encodeSnap(pool *sync.Pool, es []snapEntry) []byte {
 	sort.Slice(es, func(i, j int) bool { return es[i].id < es[j].id })
 	buf := binary.AppendUvarint(nil, uint64(len(es)))
 	prev := 0
@@ -230,7 +239,7 @@ func encodeSnap(es []snapEntry) []byte {
 		buf = binary.AppendVarint(buf, e.ts)
 		prev = e.id
 	}
-	return compress(buf)
+	return compress(pool, buf)
 }
 
 func decodeSnap(b []byte) ([]snapEntry, error) {
@@ -258,7 +267,7 @@ func decodeSnap(b []byte) ([]snapEntry, error) {
 	return out, nil
 }
 
-func encodeWork(ws []workItem) []byte {
+func encodeWork(pool *sync.Pool, ws []workItem) []byte {
 	buf := binary.AppendUvarint(nil, uint64(len(ws)))
 	for _, w := range ws {
 		buf = binary.AppendUvarint(buf, uint64(w.id))
@@ -267,7 +276,7 @@ func encodeWork(ws []workItem) []byte {
 		buf = binary.AppendVarint(buf, w.end)
 		buf = binary.AppendVarint(buf, w.ts)
 	}
-	return compress(buf)
+	return compress(pool, buf)
 }
 
 func decodeWork(b []byte) ([]workItem, error) {
@@ -419,8 +428,8 @@ func (p *Provider) listChanges(ctx context.Context, t sdk.Target, req sdk.Change
 		}
 	}
 	sort.SliceStable(work, func(i, j int) bool { return work[i].start < work[j].start })
-	next.Snap = encodeSnap(snap)
-	next.Pending = encodeWork(work)
+	next.Snap = encodeSnap(&in.flate, snap)
+	next.Pending = encodeWork(&in.flate, work)
 	return p.emit(ctx, in, t, owner, next, pageSize, removed)
 }
 
@@ -460,7 +469,7 @@ func (p *Provider) emit(ctx context.Context, in *instance, t sdk.Target, owner i
 	next := *cur
 	next.Pending = nil
 	if len(rest) > 0 {
-		next.Pending = encodeWork(rest)
+		next.Pending = encodeWork(&in.flate, rest)
 		out.More = true
 	}
 	if out.Cursor, err = encodeCursor(&next); err != nil {

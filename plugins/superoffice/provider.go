@@ -102,6 +102,8 @@ type instance struct {
 	// orphans are created appointments that could be neither marked nor deleted
 	// (orphans.go), by diary and id.
 	orphans map[string]orphan
+	// flate keeps the cursors' compressors for reuse (changes.go).
+	flate sync.Pool
 }
 
 // Configure implements sdk.Provider. Settings (all strings):
