@@ -146,6 +146,7 @@ func wireDaemon(a *agent.Agent, log *slog.Logger) (*daemonWiring, error) {
 		Logger:   log,
 		Metrics:  a.Metrics(),
 		LogLevel: cfg.LogLevel,
+		Env:      pluginPprofEnv(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plugin host: %w", err)
