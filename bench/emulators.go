@@ -274,13 +274,15 @@ func (c *client) allStats(ctx context.Context, svcs Services) (map[string]emulat
 }
 
 // Faults is what POST /_emulator/faults takes, as far as the benchmark sets it.
-// Every emulator reads throttle and server_errors; project_quota is Google's
-// per-project requests per minute (negative: none) and only Google reads it.
+// Every emulator reads throttle and server_errors; project_quota and user_quota
+// are Google's requests per minute per project and per user (0: Google's
+// 10,000 and 600, negative: none), and only Google reads them.
 type Faults struct {
 	Throttle     float64 `json:"throttle"`
 	ServerErrors float64 `json:"server_errors"`
 	RetryAfter   int     `json:"retry_after,omitempty"`
 	ProjectQuota int     `json:"project_quota,omitempty"`
+	UserQuota    int     `json:"user_quota,omitempty"`
 }
 
 // setFaults replaces the fault settings of one emulator.

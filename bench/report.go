@@ -82,6 +82,7 @@ type Setup struct {
 	FaultThrottle     float64  `json:"fault_throttle"`
 	FaultServerErrors float64  `json:"fault_server_errors"`
 	GoogleQuota       int      `json:"google_project_quota_per_minute"`
+	GoogleUserQuota   int      `json:"google_user_quota_per_minute"`
 	Seed              int64    `json:"seed"`
 	StartedAt         string   `json:"started_at"`
 }

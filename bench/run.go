@@ -50,6 +50,9 @@ type Config struct {
 	// whole project (negative: unlimited). Google's default of 10,000 alone
 	// would stretch an initial sync of a thousand calendars past half an hour.
 	GoogleProjectQuota int
+	// GoogleUserQuota is its requests per minute per user (0: Google's 600,
+	// negative: unlimited).
+	GoogleUserQuota int
 
 	// SyncTimeout bounds the initial sync; Check turns the final comparison
 	// of every diary with its calendars on; CheckWorkers reads that many places
@@ -58,6 +61,10 @@ type Config struct {
 	Check          bool
 	CheckWorkers   int
 	ConsentWorkers int
+
+	// Hold keeps the processes of each run up this long after its figures
+	// (for profiling and looking around); the log names their addresses.
+	Hold time.Duration
 
 	// Seed drives the seeded items and the random changes.
 	Seed int64
@@ -139,7 +146,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{Machine: describeMachine(bin), Setup: Setup{
 		Users: cfg.Users, Resources: cfg.Resources, EventsPerSide: cfg.Events, Profiles: cfg.Profiles,
 		IntervalSeconds: cfg.Interval.Seconds(), FaultThrottle: cfg.Faults.Throttle,
-		FaultServerErrors: cfg.Faults.ServerErrors, GoogleQuota: cfg.GoogleProjectQuota, Seed: cfg.Seed,
+		FaultServerErrors: cfg.Faults.ServerErrors, GoogleQuota: cfg.GoogleProjectQuota,
+		GoogleUserQuota: cfg.GoogleUserQuota, Seed: cfg.Seed,
 		StartedAt: time.Now().UTC().Format(time.RFC3339)}}
 	clean, push, err := runRound(ctx, cfg, filepath.Join(dir, "clean"), "clean", nil)
 	rep.Figures = *clean
@@ -323,9 +331,18 @@ func (r *round) run(ctx context.Context) (err error) {
 		for _, k := range []string{"duplicates", "lost_edits"} {
 			r.figs.unmeasured(k, "the comparison was switched off (-check=false)")
 		}
-		return nil
+	} else if err := r.compare(ctx, before, from, to); err != nil {
+		return err
 	}
-	return r.compare(ctx, before, from, to)
+	if r.cfg.Hold > 0 {
+		r.log.Info("bench: holding the processes", "for", r.cfg.Hold, "admin", r.adm.base, "daemon_pid", r.daemon.PID(),
+			"superoffice", r.emu.svcs.SuperOffice.URL, "m365", r.emu.svcs.M365.URL, "google", r.emu.svcs.Google.URL)
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.cfg.Hold):
+		}
+	}
+	return nil
 }
 
 // buildLayout joins the configuration's links with the associate ids emulate
@@ -354,7 +371,7 @@ func (r *round) setFaults(ctx context.Context, f Faults) error {
 	for _, side := range []string{sideSuperOffice, sideM365, sideGoogle} {
 		g := f
 		if side == sideGoogle {
-			g.ProjectQuota = r.cfg.GoogleProjectQuota
+			g.ProjectQuota, g.UserQuota = r.cfg.GoogleProjectQuota, r.cfg.GoogleUserQuota
 		}
 		if err := r.c.setFaults(ctx, r.emu.svcs.byName(side), g); err != nil {
 			return fmt.Errorf("%s: %w", side, err)

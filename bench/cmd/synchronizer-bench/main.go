@@ -49,11 +49,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&cfg.Faults.ServerErrors, "server-errors", 0.02, "share of requests answered 5xx in the run under faults")
 	fs.BoolVar(&cfg.SkipFaults, "skip-faults", false, "skip the run under faults")
 	fs.IntVar(&cfg.GoogleProjectQuota, "google-project-quota", -1, "the Google emulator's requests per minute per project (-1: unlimited, 0: Google's default 10,000)")
+	fs.IntVar(&cfg.GoogleUserQuota, "google-user-quota", 0, "the Google emulator's requests per minute per user (-1: unlimited, 0: Google's default 600)")
 	fs.DurationVar(&cfg.SyncTimeout, "sync-timeout", time.Hour, "how long the initial sync may take")
 	fs.BoolVar(&cfg.Check, "check", true, "compare every diary with its calendars at the end of each run")
 	fs.IntVar(&cfg.CheckWorkers, "check-workers", 4, "diaries and calendars read at once by the comparison")
 	fs.IntVar(&cfg.ConsentWorkers, "consent-workers", 4, "consents completed at once")
 	fs.Int64Var(&cfg.Seed, "seed", time.Now().UnixNano()%1_000_000, "seed of the seeded items and the random changes (printed; pass it again to replay)")
+	fs.DurationVar(&cfg.Hold, "hold", 0, "keep each run's processes up this long after its figures (for profiling; see SYNCHRONIZER_PPROF)")
 	out := fs.String("out", "bench.json", "the JSON report")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
