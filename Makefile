@@ -99,7 +99,7 @@ bench: build
 # nothing is duplicated or lost).
 bench-small: build
 	$(GO) run ./bench/cmd/synchronizer-bench -bin $(BIN) -out bench-small.json \
-	  -users 2 -events 10 -changes 10 -workers 4 -interval 5s -change-timeout 60s -sync-timeout 90s $(BENCH_FLAGS)
+	  -users 2 -events 10 -changes 10 -workers 4 -interval 5s -change-timeout 60s -sync-timeout 90s -fail-on-loss $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin

@@ -225,3 +225,29 @@ func percentile(sorted []time.Duration, p float64) (time.Duration, bool) {
 	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
 	return sorted[max(rank, 1)-1], true
 }
+
+// Losses names what each run ended with that must be zero: duplicates, lost
+// edits, missing items, and comparisons that did not happen.
+func (r *Report) Losses() []string {
+	var out []string
+	for _, part := range []struct {
+		name string
+		f    *Figures
+	}{{"clean", &r.Figures}, {"faults", r.Faults}} {
+		if part.f == nil {
+			continue
+		}
+		for _, c := range []struct {
+			what string
+			v    *int64
+		}{{"duplicates", part.f.Duplicates}, {"lost edits", part.f.LostEdits}, {"missing items", part.f.Missing}} {
+			switch {
+			case c.v == nil:
+				out = append(out, fmt.Sprintf("%s run: %s not measured", part.name, c.what))
+			case *c.v > 0:
+				out = append(out, fmt.Sprintf("%s run: %d %s", part.name, *c.v, c.what))
+			}
+		}
+	}
+	return out
+}

@@ -57,6 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&cfg.Seed, "seed", time.Now().UnixNano()%1_000_000, "seed of the seeded items and the random changes (printed; pass it again to replay)")
 	fs.DurationVar(&cfg.Hold, "hold", 0, "keep each run's processes up this long after its figures (for profiling; see SYNCHRONIZER_PPROF)")
 	out := fs.String("out", "bench.json", "the JSON report")
+	failOnLoss := fs.Bool("fail-on-loss", false, "exit 1 when a run ends with duplicates, lost edits or missing items")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -90,6 +91,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "synchronizer-bench: %v\n", err)
 		return 1
+	}
+	if *failOnLoss {
+		if bad := rep.Losses(); len(bad) > 0 {
+			fmt.Fprintf(stderr, "synchronizer-bench: %s\n", strings.Join(bad, "; "))
+			return 1
+		}
 	}
 	return 0
 }
