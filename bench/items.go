@@ -1,12 +1,14 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -52,6 +54,9 @@ func (o occurrence) key() string {
 type sides struct {
 	c    *client
 	svcs Services
+
+	mu     sync.Mutex
+	soZone string // SuperOffice's base zone code, once read
 }
 
 // soZoneUTC makes SuperOffice read and write wall clock in UTC; with
@@ -83,6 +88,10 @@ func (s *sides) list(ctx context.Context, a account, side string, from, to time.
 }
 
 func (s *sides) listSuperOffice(ctx context.Context, associate int, from, to time.Time) ([]occurrence, error) {
+	zone, err := s.superOfficeZone(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var rows []struct {
 		AppointmentID int    `json:"AppointmentId"`
 		StartDate     string `json:"StartDate"`
@@ -92,8 +101,8 @@ func (s *sides) listSuperOffice(ctx context.Context, associate int, from, to tim
 		MotherID      int    `json:"MotherId"`
 	}
 	svc := s.svcs.SuperOffice
-	_, err := s.c.do(ctx, request{method: http.MethodPost, url: svc.URL + "/v1/Agents/Appointment/GetAssociateDiary",
-		token: svc.Token, header: map[string]string{"SO-TimeZone": soZoneUTCOffset},
+	_, err = s.c.do(ctx, request{method: http.MethodPost, url: svc.URL + "/v1/Agents/Appointment/GetAssociateDiary",
+		token: svc.Token, header: map[string]string{"SO-TimeZone": zone + ",includeTZOffset"},
 		body: map[string]any{"AssociateId": associate, "StartTime": from.UTC().Format(time.RFC3339),
 			"EndTime": to.UTC().Format(time.RFC3339), "Count": 0}}, &rows)
 	if err != nil {
@@ -116,14 +125,36 @@ func (s *sides) listSuperOffice(ctx context.Context, associate int, from, to tim
 	return out, nil
 }
 
-// soAllDay turns a SuperOffice all-day row, which runs from local midnight of its
-// first day to 23:59 (or midnight) of its last in the installation's zone, into
-// its first day and the day after its last. The zone's offset is within twelve
-// hours of UTC, so noon of each day tells the date whatever the zone.
+// superOfficeZone is the installation's base zone code ("NO"), asked once:
+// SuperOffice keeps all-day rows as local midnight to 23:59 there, so their
+// days are read in it.
+func (s *sides) superOfficeZone(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.soZone != "" {
+		return s.soZone, nil
+	}
+	var tz struct {
+		Code string `json:"TZLocationCode"`
+	}
+	svc := s.svcs.SuperOffice
+	if _, err := s.c.do(ctx, request{method: http.MethodGet, url: svc.URL + "/v1/TimeZone/base", token: svc.Token}, &tz); err != nil {
+		return "", fmt.Errorf("read SuperOffice's base time zone: %w", err)
+	}
+	s.soZone = cmp.Or(strings.TrimSpace(tz.Code), soZoneUTC)
+	return s.soZone, nil
+}
+
+// soAllDay turns an all-day row, answered as wall clock in the installation's
+// zone with its offset (local midnight of the first day to 23:59, or midnight,
+// of the last), into its first day and the day after its last.
 func soAllDay(start, end time.Time) (string, string) {
-	d0 := start.UTC().Add(12 * time.Hour).Format(time.DateOnly)
-	d1 := end.UTC().Add(time.Minute).Add(12 * time.Hour).Format(time.DateOnly)
-	return d0, d1
+	d0 := start.Format(time.DateOnly)
+	last := end
+	if end.Hour() != 0 || end.Minute() != 0 || end.Equal(start) {
+		last = end.AddDate(0, 0, 1)
+	}
+	return d0, last.Format(time.DateOnly)
 }
 
 // graphTime is a Graph dateTimeTimeZone answered in UTC (the default zone).
