@@ -296,11 +296,9 @@ func (c *call) appointmentGet() {
 	}
 	e := c.withLinks(c.s.entity(a, c.z))
 	if strings.EqualFold(c.q.Get("fk"), "true") {
-		for _, k := range c.s.st.keys {
-			if strings.EqualFold(k.table, "appointment") && k.record == a.id {
-				// [unconfirmed] how the server names foreign keys in ExtraFields.
-				e.ExtraFields["fk:"+k.app+":"+k.device+":"+k.key] = k.value
-			}
+		for _, k := range c.s.st.recordKeys("appointment", a.id) {
+			// [unconfirmed] how the server names foreign keys in ExtraFields.
+			e.ExtraFields["fk:"+k.app+":"+k.device+":"+k.key] = k.value
 		}
 	}
 	c.w.Header().Set("Last-Modified", lastModified(a).UTC().Format(http.TimeFormat))
@@ -438,10 +436,8 @@ func (c *call) appointmentForeignKeys() {
 		return
 	}
 	out := map[string]string{}
-	for _, k := range c.s.st.keys {
-		if strings.EqualFold(k.table, "appointment") && k.record == id {
-			out[k.key] = k.value
-		}
+	for _, k := range c.s.st.recordKeys("appointment", id) {
+		out[k.key] = k.value
 	}
 	c.json(http.StatusOK, out)
 }

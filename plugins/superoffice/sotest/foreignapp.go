@@ -82,18 +82,18 @@ func (c *call) foreignKeySave() {
 	c.ensureDevice()
 	now := c.s.now()
 	table := strings.ToLower(in.TableName)
-	for _, k := range c.s.st.keys {
+	for _, k := range c.s.st.recordKeys(table, int(in.RecordId)) {
 		if strings.EqualFold(k.app, c.params["app"]) && strings.EqualFold(k.device, c.params["device"]) &&
-			strings.EqualFold(k.deviceID, c.params["deviceId"]) && strings.EqualFold(k.key, in.Key) &&
-			k.table == table && k.record == int(in.RecordId) {
-			k.value, k.updated, k.by = in.Value, now, c.me.id
+			strings.EqualFold(k.deviceID, c.params["deviceId"]) && strings.EqualFold(k.key, in.Key) {
+			c.s.st.setKeyValue(k, in.Value)
+			k.updated, k.by = now, c.me.id
 			c.json(http.StatusOK, c.keyCarrier(k))
 			return
 		}
 	}
 	k := &foreignKey{app: c.params["app"], device: c.params["device"], deviceID: c.params["deviceId"],
 		key: in.Key, table: table, record: int(in.RecordId), value: in.Value, created: now, updated: now, by: c.me.id}
-	c.s.st.keys = append(c.s.st.keys, k)
+	c.s.st.addKey(k)
 	c.json(http.StatusOK, c.keyCarrier(k))
 }
 
@@ -115,8 +115,8 @@ func (c *call) foreignKeyByValue() {
 	}
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
-	for _, k := range c.s.st.keys {
-		if c.matchKey(k) && k.value == value {
+	for _, k := range c.s.st.keysByValue[value] {
+		if c.matchKey(k) {
 			c.json(http.StatusOK, c.keyCarrier(k))
 			return
 		}
@@ -129,8 +129,8 @@ func (c *call) findByRecord() *foreignKey {
 	if err != nil {
 		return nil
 	}
-	for _, k := range c.s.st.keys {
-		if c.matchKey(k) && k.record == rec {
+	for _, k := range c.s.st.recordKeys(c.params["table"], rec) {
+		if c.matchKey(k) {
 			return k
 		}
 	}
@@ -161,13 +161,7 @@ func (c *call) foreignKeyDelete() {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	if k := c.findByRecord(); k != nil {
-		kept := c.s.st.keys[:0]
-		for _, x := range c.s.st.keys {
-			if x != k {
-				kept = append(kept, x)
-			}
-		}
-		c.s.st.keys = kept
+		c.s.st.removeKeys([]*foreignKey{k})
 	}
 	c.w.WriteHeader(http.StatusNoContent)
 }

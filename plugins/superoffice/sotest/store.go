@@ -3,6 +3,7 @@ package sotest
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,6 +96,80 @@ type foreignKey struct {
 	by                    int
 }
 
+// keyRef is a record a foreign key is on: its table (lower case) and id.
+type keyRef struct {
+	table  string
+	record int
+}
+
+// addKey stores a new key and indexes it.
+func (st *store) addKey(k *foreignKey) {
+	st.keys = append(st.keys, k)
+	st.indexKey(k)
+}
+
+func (st *store) indexKey(k *foreignKey) {
+	if st.keysOf == nil {
+		st.keysOf, st.keysByValue = map[keyRef][]*foreignKey{}, map[string][]*foreignKey{}
+	}
+	r := keyRef{k.table, k.record}
+	st.keysOf[r] = append(st.keysOf[r], k)
+	st.keysByValue[k.value] = append(st.keysByValue[k.value], k)
+}
+
+func (st *store) unindexKey(k *foreignKey) {
+	r := keyRef{k.table, k.record}
+	st.keysOf[r] = without(st.keysOf[r], k)
+	if len(st.keysOf[r]) == 0 {
+		delete(st.keysOf, r)
+	}
+	st.keysByValue[k.value] = without(st.keysByValue[k.value], k)
+	if len(st.keysByValue[k.value]) == 0 {
+		delete(st.keysByValue, k.value)
+	}
+}
+
+// setKeyValue changes a key's value, keeping the index by value.
+func (st *store) setKeyValue(k *foreignKey, value string) {
+	st.unindexKey(k)
+	k.value = value
+	st.indexKey(k)
+}
+
+// recordKeys are the keys on one record (table in any case).
+func (st *store) recordKeys(table string, record int) []*foreignKey {
+	return st.keysOf[keyRef{strings.ToLower(table), record}]
+}
+
+// removeKeys drops the given keys.
+func (st *store) removeKeys(gone []*foreignKey) {
+	if len(gone) == 0 {
+		return
+	}
+	drop := map[*foreignKey]bool{}
+	for _, k := range gone {
+		drop[k] = true
+		st.unindexKey(k)
+	}
+	kept := st.keys[:0]
+	for _, k := range st.keys {
+		if !drop[k] {
+			kept = append(kept, k)
+		}
+	}
+	clear(st.keys[len(kept):])
+	st.keys = kept
+}
+
+func without(ks []*foreignKey, k *foreignKey) []*foreignKey {
+	for i, x := range ks {
+		if x == k {
+			return append(ks[:i:i], ks[i+1:]...)
+		}
+	}
+	return ks
+}
+
 type task struct {
 	id   int
 	name string
@@ -109,11 +184,15 @@ type store struct {
 	byOwner map[int][]int // associate -> appointment ids, ascending
 	rules   map[int]*recurRule
 	keys    []*foreignKey
-	devices map[string]int // app/device/deviceID -> id
-	uids    map[string]int // invitation UID -> mother id
-	uidOf   map[int]string
-	tasks   []task
-	hooks   map[int]*webhook
+	// keysOf and keysByValue index keys by (table, record) and by value: a
+	// tenant holds one key per synced appointment, and every create writes one.
+	keysOf      map[keyRef][]*foreignKey
+	keysByValue map[string][]*foreignKey
+	devices     map[string]int // app/device/deviceID -> id
+	uids        map[string]int // invitation UID -> mother id
+	uidOf       map[int]string
+	tasks       []task
+	hooks       map[int]*webhook
 
 	licenses    int
 	hostLabel   string
@@ -239,13 +318,7 @@ func (st *store) removeAppt(id int) *appt {
 		st.byOwner[a.assoc] = append(ids[:i], ids[i+1:]...)
 	}
 	// Foreign keys of a deleted record go with it.
-	kept := st.keys[:0]
-	for _, k := range st.keys {
-		if !(strings.EqualFold(k.table, "appointment") && k.record == id) {
-			kept = append(kept, k)
-		}
-	}
-	st.keys = kept
+	st.removeKeys(slices.Clone(st.recordKeys("appointment", id)))
 	if uid, ok := st.uidOf[id]; ok {
 		delete(st.uids, uid)
 		delete(st.uidOf, id)
