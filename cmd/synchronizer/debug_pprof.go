@@ -15,9 +15,11 @@ import (
 // Its plugins then serve theirs too, each on a free loopback port it names on
 // stderr (which the daemon logs; stdout belongs to the plugin handshake). Unset
 // (always, in production) nothing listens.
+// SYNCHRONIZER_PPROF_EMULATE does the same for `synchronizer emulate`.
 const (
-	pprofEnv       = "SYNCHRONIZER_PPROF"
-	pprofPluginEnv = "SYNCHRONIZER_PPROF_PLUGIN"
+	pprofEnv        = "SYNCHRONIZER_PPROF"
+	pprofPluginEnv  = "SYNCHRONIZER_PPROF_PLUGIN"
+	pprofEmulateEnv = "SYNCHRONIZER_PPROF_EMULATE"
 )
 
 func init() {
@@ -32,6 +34,8 @@ func init() {
 		if os.Getenv(pprofPluginEnv) == "1" {
 			addr = "127.0.0.1:0"
 		}
+	case "emulate":
+		addr = os.Getenv(pprofEmulateEnv)
 	}
 	if addr == "" {
 		return
