@@ -258,6 +258,7 @@ func (s *Server) book(m *appt, parts []participant, w writeCtx, log *changeLog) 
 		return
 	}
 	m.mother = m.id
+	s.st.noteMother(m)
 	for _, p := range parts {
 		s.addChild(m, p, w, log)
 	}

@@ -182,8 +182,11 @@ type store struct {
 	persons map[int]*person
 	appts   map[int]*appt
 	byOwner map[int][]int // associate -> appointment ids, ascending
-	rules   map[int]*recurRule
-	keys    []*foreignKey
+	// byMother holds, per booking mother, the ids of rows that were given that
+	// mother (noteMother); bookingRows checks each, so ids that left stay harmless.
+	byMother map[int][]int
+	rules    map[int]*recurRule
+	keys     []*foreignKey
 	// keysOf and keysByValue index keys by (table, record) and by value: a
 	// tenant holds one key per synced appointment, and every create writes one.
 	keysOf      map[keyRef][]*foreignKey
@@ -295,6 +298,7 @@ func (st *store) insertAppt(a *appt) {
 		st.nextAppt++
 	}
 	st.appts[a.id] = a
+	st.noteMother(a)
 	ids := st.byOwner[a.assoc]
 	if n := len(ids); n == 0 || ids[n-1] < a.id {
 		st.byOwner[a.assoc] = append(ids, a.id)
@@ -333,10 +337,19 @@ func (st *store) bookingRows(motherID int) []*appt {
 		return nil
 	}
 	var out []*appt
-	for _, a := range st.appts {
-		if a.mother == motherID {
+	var keep []int
+	seen := map[int]bool{}
+	for _, id := range st.byMother[motherID] {
+		if a := st.appts[id]; a != nil && a.mother == motherID && !seen[id] {
+			seen[id] = true
+			keep = append(keep, id)
 			out = append(out, a)
 		}
+	}
+	if len(keep) == 0 {
+		delete(st.byMother, motherID)
+	} else {
+		st.byMother[motherID] = keep
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if (out[i].id == motherID) != (out[j].id == motherID) {
@@ -345,6 +358,18 @@ func (st *store) bookingRows(motherID int) []*appt {
 		return out[i].id < out[j].id
 	})
 	return out
+}
+
+// noteMother records a row under its booking mother, for bookingRows. Every
+// place that gives a row a mother calls it (insertAppt for new rows).
+func (st *store) noteMother(a *appt) {
+	if a.mother == 0 {
+		return
+	}
+	if st.byMother == nil {
+		st.byMother = map[int][]int{}
+	}
+	st.byMother[a.mother] = append(st.byMother[a.mother], a.id)
 }
 
 // ruleRows returns every row (all participants) of a recurrence rule, by start.
