@@ -344,6 +344,7 @@ func (s *Server) updateBooking(m *appt, old appt, parts []participant, w writeCt
 		}
 		before := *r
 		contentOf(m, r)
+		s.st.noteRule(r)
 		if moved && r.status != wire.StatusBookingDeclined && !(r.assoc != 0 && s.st.assocs[r.assoc].kind == kindResource) {
 			r.status = wire.StatusBookingMoved
 			r.typ = wire.TypeBookingForDiary

@@ -185,8 +185,10 @@ type store struct {
 	// byMother holds, per booking mother, the ids of rows that were given that
 	// mother (noteMother); bookingRows checks each, so ids that left stay harmless.
 	byMother map[int][]int
-	rules    map[int]*recurRule
-	keys     []*foreignKey
+	// byRule does the same per recurrence rule (noteRule), for ruleRows.
+	byRule map[int][]int
+	rules  map[int]*recurRule
+	keys   []*foreignKey
 	// keysOf and keysByValue index keys by (table, record) and by value: a
 	// tenant holds one key per synced appointment, and every create writes one.
 	keysOf      map[keyRef][]*foreignKey
@@ -299,6 +301,7 @@ func (st *store) insertAppt(a *appt) {
 	}
 	st.appts[a.id] = a
 	st.noteMother(a)
+	st.noteRule(a)
 	ids := st.byOwner[a.assoc]
 	if n := len(ids); n == 0 || ids[n-1] < a.id {
 		st.byOwner[a.assoc] = append(ids, a.id)
@@ -372,16 +375,37 @@ func (st *store) noteMother(a *appt) {
 	st.byMother[a.mother] = append(st.byMother[a.mother], a.id)
 }
 
+// noteRule records a row under its recurrence rule, for ruleRows. Every place
+// that gives an inserted row a rule calls it (insertAppt for new rows).
+func (st *store) noteRule(a *appt) {
+	if a.rule == 0 {
+		return
+	}
+	if st.byRule == nil {
+		st.byRule = map[int][]int{}
+	}
+	st.byRule[a.rule] = append(st.byRule[a.rule], a.id)
+}
+
 // ruleRows returns every row (all participants) of a recurrence rule, by start.
 func (st *store) ruleRows(ruleID int) []*appt {
 	if ruleID == 0 {
 		return nil
 	}
 	var out []*appt
-	for _, a := range st.appts {
-		if a.rule == ruleID {
+	var keep []int
+	seen := map[int]bool{}
+	for _, id := range st.byRule[ruleID] {
+		if a := st.appts[id]; a != nil && a.rule == ruleID && !seen[id] {
+			seen[id] = true
+			keep = append(keep, id)
 			out = append(out, a)
 		}
+	}
+	if len(keep) == 0 {
+		delete(st.byRule, ruleID)
+	} else {
+		st.byRule[ruleID] = keep
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].start.Equal(out[j].start) {
