@@ -47,7 +47,7 @@ type Options struct {
 	// Engine tunes the engine; its Store, Logger, Observer and Now are the runner's.
 	Engine engine.Config
 	// Scheduler tunes the scheduler; its Run, Clock, Rand and Logger are the
-	// runner's. MaxConcurrent defaults to 64 and Limits to DefaultLimits.
+	// runner's. MaxConcurrent defaults to 32 and Limits to DefaultLimits.
 	Scheduler scheduler.Config
 	// ConfigureWait bounds how long Apply waits for the plugins to take their
 	// settings before it returns (they go on in the background). [15s]
@@ -63,14 +63,15 @@ type Options struct {
 // request at a time, so four runs on one mailbox stay within the four concurrent
 // requests Microsoft allows per mailbox. Runs spend most of their time waiting
 // for the services (Google paces each calendar to its 600 requests a minute),
-// so many run at once: 64 in all (Options.Scheduler.MaxConcurrent), at most 48
+// so many run at once: 32 in all (Options.Scheduler.MaxConcurrent), at most 24
 // of them on one provider instance, which leaves room for another tenant's
-// links. The links of one SuperOffice diary (a person linked in two profiles)
+// links. (Each run holds its link's items while it runs: more at once would
+// cost memory faster than it saves time.) The links of one SuperOffice diary (a person linked in two profiles)
 // run one at a time: a create in the diary is the appointment and then its
 // mark, and another link listing the diary between the two would take our own
 // copy for the person's appointment.
 func DefaultLimits() map[string]int {
-	return map[string]int{"provider": 48, "mailbox": 4, "diary": 1}
+	return map[string]int{"provider": 24, "mailbox": 4, "diary": 1}
 }
 
 // Runner runs the links of the configuration in force. Create it with New, plug
@@ -174,7 +175,7 @@ func New(opts Options) (*Runner, error) {
 	scfg.Rand = opts.Rand
 	scfg.Logger = opts.Logger
 	if scfg.MaxConcurrent <= 0 {
-		scfg.MaxConcurrent = 64
+		scfg.MaxConcurrent = 32
 	}
 	if scfg.Limits == nil {
 		scfg.Limits = DefaultLimits()
