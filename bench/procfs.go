@@ -20,8 +20,10 @@ const userHZ = 100
 type procInfo struct {
 	PID, PPID int
 	Name      string
-	// HWM and RSS are VmHWM (peak resident set) and VmRSS in bytes.
-	HWM, RSS int64
+	// HWM and RSS are VmHWM (peak resident set) and VmRSS in bytes; Anon is
+	// RssAnon, the part of RSS that is the process's own memory rather than
+	// mapped files (the state file is mapped).
+	HWM, RSS, Anon int64
 	// CPU is utime+stime.
 	CPU time.Duration
 }
@@ -46,7 +48,7 @@ func (fs procFS) read(pid int) (procInfo, error) {
 	if err != nil {
 		return procInfo{}, fmt.Errorf("read the status of process %d: %w", pid, err)
 	}
-	if info.HWM, info.RSS, err = parseStatus(status); err != nil {
+	if info.HWM, info.RSS, info.Anon, err = parseStatus(status); err != nil {
 		return procInfo{}, fmt.Errorf("process %d: %w", pid, err)
 	}
 	return info, nil
@@ -80,30 +82,35 @@ func parseStat(b []byte) (procInfo, error) {
 		CPU: time.Duration(ticks) * time.Second / userHZ}, nil
 }
 
-// parseStatus reads VmHWM and VmRSS (kB) from /proc/PID/status. A process that is
-// exiting has neither: both read as zero.
-func parseStatus(b []byte) (hwm, rss int64, err error) {
+// parseStatus reads VmHWM, VmRSS and RssAnon (kB) from /proc/PID/status. A
+// process that is exiting has none: they read as zero.
+func parseStatus(b []byte) (hwm, rss, anon int64, err error) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (key != "VmHWM" && key != "VmRSS") {
+		var dst *int64
+		switch key {
+		case "VmHWM":
+			dst = &hwm
+		case "VmRSS":
+			dst = &rss
+		case "RssAnon":
+			dst = &anon
+		}
+		if !ok || dst == nil {
 			continue
 		}
 		f := strings.Fields(val)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, 0, fmt.Errorf("status %s: %q is not a size in kB", key, val)
+			return 0, 0, 0, fmt.Errorf("status %s: %q is not a size in kB", key, val)
 		}
 		n, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("status %s: %w", key, err)
+			return 0, 0, 0, fmt.Errorf("status %s: %w", key, err)
 		}
-		if key == "VmHWM" {
-			hwm = n * 1024
-		} else {
-			rss = n * 1024
-		}
+		*dst = n * 1024
 	}
-	return hwm, rss, sc.Err()
+	return hwm, rss, anon, sc.Err()
 }
 
 // children lists the processes whose parent is ppid.
@@ -137,8 +144,9 @@ func (fs procFS) children(ppid int) ([]procInfo, error) {
 type usage struct {
 	// DaemonHWM is the daemon's peak resident set; PluginsHWM the sum of the
 	// peaks of every plugin process seen (a restarted plugin counts once per
-	// process).
-	DaemonHWM, PluginsHWM int64
+	// process). DaemonAnon is the highest RssAnon sampled: the daemon's own
+	// memory, without the pages of the state file it maps.
+	DaemonHWM, PluginsHWM, DaemonAnon int64
 	// DaemonCPU and PluginsCPU are the CPU time used so far by the daemon and by
 	// the plugin processes alive at the last sample, plus what plugins that are
 	// gone had used when last seen.
@@ -155,10 +163,11 @@ type tracker struct {
 	fs  procFS
 	pid int
 
-	mu        sync.Mutex
-	daemonHWM int64
-	daemonCPU time.Duration
-	plugins   map[int]procInfo // by pid: the last sample, with the highest HWM seen
+	mu         sync.Mutex
+	daemonHWM  int64
+	daemonAnon int64
+	daemonCPU  time.Duration
+	plugins    map[int]procInfo // by pid: the last sample, with the highest HWM seen
 }
 
 func newTracker(fs procFS, pid int) *tracker {
@@ -177,6 +186,7 @@ func (t *tracker) sample() (usage, error) {
 	}
 	t.mu.Lock()
 	t.daemonHWM = max(t.daemonHWM, d.HWM)
+	t.daemonAnon = max(t.daemonAnon, d.Anon)
 	t.daemonCPU = max(t.daemonCPU, d.CPU)
 	for _, k := range kids {
 		old := t.plugins[k.PID]
@@ -191,7 +201,7 @@ func (t *tracker) sample() (usage, error) {
 func (t *tracker) usage() usage {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	u := usage{DaemonHWM: t.daemonHWM, DaemonCPU: t.daemonCPU, Plugins: len(t.plugins)}
+	u := usage{DaemonHWM: t.daemonHWM, DaemonAnon: t.daemonAnon, DaemonCPU: t.daemonCPU, Plugins: len(t.plugins)}
 	for _, p := range t.plugins {
 		u.PluginsHWM += p.HWM
 		u.PluginsCPU += p.CPU

@@ -36,14 +36,14 @@ func TestParseStat(t *testing.T) {
 }
 
 func TestParseStatus(t *testing.T) {
-	hwm, rss, err := parseStatus([]byte("Name:\tx\nVmPeak:\t 9999 kB\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\n"))
-	if err != nil || hwm != 2048*1024 || rss != 1024*1024 {
-		t.Errorf("hwm %d rss %d err %v", hwm, rss, err)
+	hwm, rss, anon, err := parseStatus([]byte("Name:\tx\nVmPeak:\t 9999 kB\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\nRssAnon:\t  512 kB\nRssFile:\t 512 kB\n"))
+	if err != nil || hwm != 2048*1024 || rss != 1024*1024 || anon != 512*1024 {
+		t.Errorf("hwm %d rss %d anon %d err %v", hwm, rss, anon, err)
 	}
-	if hwm, rss, err := parseStatus([]byte("Name:\tzombie\nState:\tZ\n")); err != nil || hwm != 0 || rss != 0 {
-		t.Errorf("exiting process: %d %d %v", hwm, rss, err)
+	if hwm, rss, anon, err := parseStatus([]byte("Name:\tzombie\nState:\tZ\n")); err != nil || hwm != 0 || rss != 0 || anon != 0 {
+		t.Errorf("exiting process: %d %d %d %v", hwm, rss, anon, err)
 	}
-	if _, _, err := parseStatus([]byte("VmHWM:\t12 MB\n")); err == nil {
+	if _, _, _, err := parseStatus([]byte("VmHWM:\t12 MB\n")); err == nil {
 		t.Error("a size in MB was accepted")
 	}
 }
@@ -56,7 +56,7 @@ func fakeProc(t *testing.T, root string, pid, ppid int, name string, ticks int, 
 		t.Fatal(err)
 	}
 	stat := strconv.Itoa(pid) + " (" + name + ") S " + strconv.Itoa(ppid) + " 1 1 0 -1 0 0 0 0 0 " + strconv.Itoa(ticks) + " 0 0 0 20"
-	status := "Name:\t" + name + "\nVmHWM:\t" + strconv.Itoa(hwmKB) + " kB\nVmRSS:\t1 kB\n"
+	status := "Name:\t" + name + "\nVmHWM:\t" + strconv.Itoa(hwmKB) + " kB\nVmRSS:\t1 kB\nRssAnon:\t" + strconv.Itoa(hwmKB/2) + " kB\n"
 	for file, text := range map[string]string{"stat": stat, "status": status} {
 		if err := os.WriteFile(filepath.Join(dir, file), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
@@ -79,7 +79,7 @@ func TestTrackerKeepsPeaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.DaemonHWM != 50_000*1024 || u.PluginsHWM != 50_000*1024 || u.Plugins != 2 || u.CPU() != 7*time.Second {
+	if u.DaemonHWM != 50_000*1024 || u.DaemonAnon != 25_000*1024 || u.PluginsHWM != 50_000*1024 || u.Plugins != 2 || u.CPU() != 7*time.Second {
 		t.Fatalf("first sample: %+v", u)
 	}
 	// Plugin 102 is restarted as 103; 101's memory goes down.

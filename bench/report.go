@@ -45,7 +45,10 @@ type Figures struct {
 	// push figures were measured, by side (Graph's emulator keeps no count).
 	Notifications map[string]int `json:"push_notifications,omitempty"`
 
-	DaemonPeakRSSBytes  *int64 `json:"daemon_peak_rss_bytes"`
+	DaemonPeakRSSBytes *int64 `json:"daemon_peak_rss_bytes"`
+	// DaemonPeakAnonBytes is the highest RssAnon sampled: the daemon's RSS
+	// without the pages of the state file it maps (which count in VmHWM).
+	DaemonPeakAnonBytes *int64 `json:"daemon_peak_rss_anon_bytes"`
 	PluginsPeakRSSBytes *int64 `json:"plugins_peak_rss_bytes"`
 
 	Duplicates *int64 `json:"duplicates"`
@@ -182,6 +185,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		{"propagation p99, poll", fl(r.PropagationP99Poll, "s"), fl(faults.PropagationP99Poll, "s"), ""},
 		{"changes (not seen)", fmt.Sprintf("%d (%d)", r.Changes, r.ChangesNotSeen), fmt.Sprintf("%d (%d)", faults.Changes, faults.ChangesNotSeen), ""},
 		{"daemon peak RSS", mb(r.DaemonPeakRSSBytes), mb(faults.DaemonPeakRSSBytes), "< 300 MB"},
+		{"  of which its own (RssAnon)", mb(r.DaemonPeakAnonBytes), mb(faults.DaemonPeakAnonBytes), ""},
 		{"plugins peak RSS (sum)", mb(r.PluginsPeakRSSBytes), mb(faults.PluginsPeakRSSBytes), ""},
 		{"items compared", in(r.Compared), in(faults.Compared), ""},
 		{"meeting copies not compared", in(r.MeetingsSkipped), in(faults.MeetingsSkipped), ""},

@@ -404,6 +404,7 @@ func (r *round) recordMemory() {
 	u = r.tracker.usage()
 	if u.DaemonHWM > 0 {
 		r.figs.DaemonPeakRSSBytes = ptr(u.DaemonHWM)
+		r.figs.DaemonPeakAnonBytes = ptr(u.DaemonAnon)
 	} else {
 		r.figs.unmeasured("daemon_peak_rss_bytes", "/proc gave no VmHWM for the daemon")
 	}
