@@ -351,6 +351,26 @@ func (r *round) timeChanges(ctx context.Context, mode string) error {
 	if err != nil {
 		return fmt.Errorf("propagation (%s): %w", mode, err)
 	}
+	byKind := map[string][]change{}
+	for _, ch := range chs {
+		k := mode + " " + ch.op + " on " + ch.from
+		byKind[k] = append(byKind[k], ch)
+	}
+	if r.figs.ByChange == nil {
+		r.figs.ByChange = map[string]ChangeFigures{}
+	}
+	for k, list := range byKind {
+		s, ns := latencies(list)
+		cf := ChangeFigures{Changes: len(list), NotSeen: ns}
+		if v, ok := percentile(s, 50); ok {
+			cf.P50 = seconds(v)
+		}
+		if v, ok := percentile(s, 95); ok {
+			cf.P95 = seconds(v)
+		}
+		r.figs.ByChange[k] = cf
+		r.log.Info("bench: changes of a kind", "kind", k, "changes", cf.Changes, "not_seen", ns, "p50", deref(cf.P50), "p95", deref(cf.P95))
+	}
 	sorted, notSeen := latencies(chs)
 	r.figs.Changes += len(chs)
 	r.figs.ChangesNotSeen += notSeen

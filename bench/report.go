@@ -41,6 +41,9 @@ type Figures struct {
 	// ChangesNotSeen how many never showed on the other side in time.
 	Changes        int `json:"changes"`
 	ChangesNotSeen int `json:"changes_not_seen"`
+	// ByChange breaks the propagation figures down by mode, operation and the
+	// side the change was made on ("push edit on superoffice").
+	ByChange map[string]ChangeFigures `json:"propagation_by_change,omitempty"`
 	// Notifications counts the push notifications the emulators sent while the
 	// push figures were measured, by side (Graph's emulator keeps no count).
 	Notifications map[string]int `json:"push_notifications,omitempty"`
@@ -63,6 +66,14 @@ type Figures struct {
 
 	// Unmeasured gives, per JSON key left null, the reason.
 	Unmeasured map[string]string `json:"unmeasured,omitempty"`
+}
+
+// ChangeFigures are the propagation figures of one kind of change.
+type ChangeFigures struct {
+	Changes int      `json:"changes"`
+	NotSeen int      `json:"not_seen"`
+	P50     *float64 `json:"p50_seconds"`
+	P95     *float64 `json:"p95_seconds"`
 }
 
 // Report is the benchmark's JSON file: the clean run's figures at the top
