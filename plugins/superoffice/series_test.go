@@ -70,17 +70,32 @@ func TestSeriesAcrossDST(t *testing.T) {
 	}
 }
 
-// All-day items on the DST day stay one whole day.
+// All-day items that start, end or span a DST day keep their days, in both the
+// spring (23-hour) and autumn (25-hour) changes.
 func TestAllDayOnDSTDay(t *testing.T) {
 	e := newEnv(t)
 	tg := e.target(e.user1)
-	day := time.Date(2025, 3, 30, 0, 0, 0, 0, time.UTC)
-	ev, err := e.p.Create(e.ctx(), tg, sdk.Event{Title: "Offsite", AllDay: true, Start: day, End: day.AddDate(0, 0, 2)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ev.AllDay || !ev.Start.Equal(day) || !ev.End.Equal(day.AddDate(0, 0, 2)) {
-		t.Errorf("all-day round trip: %v %s..%s", ev.AllDay, ev.Start, ev.End)
+	for _, dst := range []time.Time{time.Date(2025, 3, 30, 0, 0, 0, 0, time.UTC), time.Date(2025, 10, 26, 0, 0, 0, 0, time.UTC)} {
+		for from := -2; from <= 0; from++ {
+			for span := 1; span <= 3; span++ {
+				day := dst.AddDate(0, 0, from)
+				end := day.AddDate(0, 0, span)
+				ev, err := e.p.Create(e.ctx(), tg, sdk.Event{Title: "Offsite", AllDay: true, Start: day, End: end})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := e.p.Get(e.ctx(), tg, ev.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for what, x := range map[string]sdk.Event{"create": ev, "read back": got} {
+					if !x.AllDay || !x.Start.Equal(day) || !x.End.Equal(end) {
+						t.Errorf("%s %s..%s: %s %v %s..%s", what, day.Format(time.DateOnly), end.Format(time.DateOnly),
+							what, x.AllDay, x.Start.Format(time.DateOnly), x.End.Format(time.DateOnly))
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -476,8 +476,12 @@ func dateOf(t time.Time) civilDate {
 	return civilDate{y, m, d}
 }
 
+// at is the wall clock time clock (since midnight) of day d in loc. The clock is
+// read as hours, minutes and seconds, not as time elapsed since midnight: on a
+// DST day those differ (23:59 on a 23-hour day is not 23h59m after midnight).
 func (d civilDate) at(loc *time.Location, clock time.Duration) time.Time {
-	return time.Date(d.Y, d.M, d.D, 0, 0, 0, 0, loc).Add(clock)
+	h, m, s := int(clock/time.Hour), int(clock%time.Hour/time.Minute), int(clock%time.Minute/time.Second)
+	return time.Date(d.Y, d.M, d.D, h, m, s, int(clock%time.Second), loc)
 }
 
 func (d civilDate) addDays(n int) civilDate {
