@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -263,8 +265,13 @@ func (r *round) propagation(ctx context.Context) error {
 		}
 		return nil
 	}
+	journal, err := os.Create(filepath.Join(r.dir, "changes.log"))
+	if err != nil {
+		return fmt.Errorf("propagation: %w", err)
+	}
+	defer journal.Close()
 	r.changer = &changer{sides: r.sides, layout: r.layout, slots: &slots{base: time.Now()}, round: r.name,
-		probe: r.cfg.Probe, timeout: r.cfg.ChangeTimeout, rng: newRand(r.cfg.Seed, r.name)}
+		probe: r.cfg.Probe, timeout: r.cfg.ChangeTimeout, rng: newRand(r.cfg.Seed, r.name), journal: journal}
 	if r.push {
 		before, err := r.c.allStats(ctx, r.emu.svcs)
 		if err != nil {

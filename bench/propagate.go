@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -55,6 +56,9 @@ type changer struct {
 	// probe bounds how often the other side is looked at; timeout how long a
 	// change may take to show.
 	probe, timeout time.Duration
+	// journal, when set, gets a line per change (what, where, how long), to
+	// trace a difference the comparison finds back to the change behind it.
+	journal io.Writer
 
 	mu    sync.Mutex
 	rng   *rand.Rand
@@ -70,6 +74,17 @@ type change struct {
 	from    string // the side written
 	latency time.Duration
 	seen    bool
+}
+
+// note writes a change to the journal.
+func (c *changer) note(a account, ch change, it *benchItem, at time.Time) {
+	if c.journal == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprintf(c.journal, "%s %s %s on %s of %s: %q at %s, seen %v after %.3fs\n", at.UTC().Format(time.RFC3339Nano),
+		c.round, ch.op, ch.from, a, it.title, it.slot.UTC().Format(time.RFC3339), ch.seen, ch.latency.Seconds())
 }
 
 // placesFor are where an item written on side of a must end up: an item born in
@@ -205,7 +220,7 @@ func (c *changer) one(ctx context.Context) (change, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	defer c.release(a, it)
+	defer func() { c.release(a, it) }() // it is set below for a create
 	other := sideSuperOffice
 	if side == sideSuperOffice {
 		other = a.Calendar
@@ -242,6 +257,7 @@ func (c *changer) one(ctx context.Context) (change, error) {
 		c.mu.Unlock()
 	}
 	written := time.Now()
+	defer func() { c.note(a, ch, it, written) }()
 	// Look at the other side until the change shows there: often at first, then
 	// at a twentieth of the time waited so far (the figure's resolution stays
 	// within 5 %), at most once a second.
