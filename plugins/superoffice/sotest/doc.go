@@ -83,6 +83,7 @@
 //	POST /_emulator/revoke          revoke the application's consent (invalid_grant, system user refused)
 //	POST /_emulator/expire-tickets  end every ticket and access token (401 on next use)
 //	POST /_emulator/seed            {"account":"USER1","n":100,"seed":1}
+//	POST /_emulator/token           {"associate":"USER1"}: an access token of that person
 //	GET  /_emulator/info            context id, API URL, admin token
 //
 // expire_cursors: SuperOffice keeps no cursors; what invalidates a client's

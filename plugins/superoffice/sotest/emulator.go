@@ -153,6 +153,26 @@ func (s *Server) serveEmulator(w http.ResponseWriter, r *http.Request) {
 	case path == "expire-tickets" && r.Method == http.MethodPost:
 		s.ExpireTickets()
 		w.WriteHeader(http.StatusNoContent)
+	case path == "token" && r.Method == http.MethodPost:
+		// An access token of one associate, as that person's sign-in would give:
+		// changes made with it are the person's own (webhook events name them in
+		// ChangedByAssociateId), not the system user's.
+		var req struct {
+			Associate string `json:"associate"`
+		}
+		if !readJSON(&req) {
+			return
+		}
+		if strings.TrimSpace(req.Associate) == "" {
+			http.Error(w, `want {"associate": "login, e-mail or id"}`, http.StatusBadRequest)
+			return
+		}
+		tok, err := s.TokenFor(req.Associate)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(accessLifetime.Seconds())})
 	case path == "seed" && r.Method == http.MethodPost:
 		var req struct {
 			Account string `json:"account"`

@@ -203,6 +203,29 @@ func TestEmulatorSurface(t *testing.T) {
 	if r := post("/_emulator/seed", `{"account":"USER2","n":25,"seed":4}`); r.StatusCode != 204 {
 		t.Errorf("seed: %d", r.StatusCode)
 	}
+	// A person's own token: the API answers as that person.
+	resp, err = http.Post(f.srv.URL+"/_emulator/token", "application/json", strings.NewReader(`{"associate":"USER2"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || tok.AccessToken == "" {
+		t.Fatalf("token: %d %+v", resp.StatusCode, tok)
+	}
+	var me struct {
+		AssociateId int
+	}
+	f.call(f.so.APIURL(f.srv.URL)+"/v1/User/currentPrincipal", "GET", "", "Authorization", "Bearer "+tok.AccessToken).json(t, &me)
+	if id, _ := f.so.AssociateID("USER2"); me.AssociateId != id || id == 0 {
+		t.Errorf("the token acts as associate %d, want USER2 (%d)", me.AssociateId, id)
+	}
+	if r := post("/_emulator/token", `{"associate":"NOBODY"}`); r.StatusCode != 404 {
+		t.Errorf("token of nobody: %d", r.StatusCode)
+	}
 	if r := post("/_emulator/state", `{"state":"Bogus"}`); r.StatusCode != 400 {
 		t.Errorf("bogus state: %d", r.StatusCode)
 	}
