@@ -55,8 +55,54 @@ type sides struct {
 	c    *client
 	svcs Services
 
-	mu     sync.Mutex
-	soZone string // SuperOffice's base zone code, once read
+	mu       sync.Mutex
+	soZone   string // SuperOffice's base zone code, once read
+	soTokens map[int]soToken
+}
+
+// soToken is a diary owner's own access token.
+type soToken struct {
+	token string
+	until time.Time
+}
+
+// soTokenFor returns the access token of a diary's owner, so that a change the
+// benchmark makes in SuperOffice is that person's own, as when they edit their
+// diary: the tenant's webhook then names them as the one who changed it. (A
+// change made as the system user, the identity the daemon itself acts as, is
+// taken for the daemon's own write and wakes nothing; polling finds it.) The
+// emulator hands out such tokens on /_emulator/token; one it refuses (no such
+// person) falls back to the system user's token.
+func (s *sides) soTokenFor(ctx context.Context, a account) string {
+	svc := s.svcs.SuperOffice
+	now := time.Now()
+	s.mu.Lock()
+	t, ok := s.soTokens[a.Associate]
+	s.mu.Unlock()
+	if ok && now.Before(t.until) {
+		return t.token
+	}
+	var res struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	root, err := svc.root()
+	if err != nil {
+		return svc.Token
+	}
+	_, err = s.c.do(ctx, request{method: http.MethodPost, url: root + "/_emulator/token", token: svc.Token,
+		body: map[string]any{"associate": strconv.Itoa(a.Associate)}}, &res)
+	if err != nil || res.AccessToken == "" {
+		return svc.Token
+	}
+	life := time.Duration(max(res.ExpiresIn, 120)) * time.Second
+	s.mu.Lock()
+	if s.soTokens == nil {
+		s.soTokens = map[int]soToken{}
+	}
+	s.soTokens[a.Associate] = soToken{token: res.AccessToken, until: now.Add(life - time.Minute)}
+	s.mu.Unlock()
+	return res.AccessToken
 }
 
 // soZoneUTC makes SuperOffice read and write wall clock in UTC; with
@@ -290,7 +336,7 @@ func (s *sides) create(ctx context.Context, a account, side, title string, start
 		var res struct {
 			AppointmentID int `json:"AppointmentId"`
 		}
-		_, err = s.c.do(ctx, request{method: http.MethodPost, url: svc.URL + "/v1/Appointment", token: svc.Token,
+		_, err = s.c.do(ctx, request{method: http.MethodPost, url: svc.URL + "/v1/Appointment", token: s.soTokenFor(ctx, a),
 			header: map[string]string{"SO-TimeZone": soZoneUTC},
 			body: map[string]any{"Associate": map[string]any{"AssociateId": a.Associate}, "Title": title,
 				"Description": "Written by the benchmark.", "StartDate": start.UTC().Format(wall), "EndDate": end.UTC().Format(wall)}}, &res)
@@ -341,10 +387,11 @@ func (s *sides) retitle(ctx context.Context, a account, side, id, title string) 
 		svc := s.svcs.SuperOffice
 		u := svc.URL + "/v1/Appointment/" + url.PathEscape(id)
 		hdr := map[string]string{"SO-TimeZone": soZoneUTC}
+		token := s.soTokenFor(ctx, a)
 		var entity map[string]any
-		if _, err = s.c.do(ctx, request{method: http.MethodGet, url: u, token: svc.Token, header: hdr}, &entity); err == nil {
+		if _, err = s.c.do(ctx, request{method: http.MethodGet, url: u, token: token, header: hdr}, &entity); err == nil {
 			entity["Title"] = title
-			_, err = s.c.do(ctx, request{method: http.MethodPut, url: u, token: svc.Token, header: hdr, body: entity}, nil)
+			_, err = s.c.do(ctx, request{method: http.MethodPut, url: u, token: token, header: hdr, body: entity}, nil)
 		}
 	case sideM365:
 		svc := s.svcs.M365
@@ -368,7 +415,7 @@ func (s *sides) remove(ctx context.Context, a account, side, id string) error {
 	var u, token string
 	switch side {
 	case sideSuperOffice:
-		u, token = s.svcs.SuperOffice.URL+"/v1/Appointment/"+url.PathEscape(id), s.svcs.SuperOffice.Token
+		u, token = s.svcs.SuperOffice.URL+"/v1/Appointment/"+url.PathEscape(id), s.soTokenFor(ctx, a)
 	case sideM365:
 		u, token = s.svcs.M365.URL+"/users/"+url.PathEscape(a.Mailbox)+"/events/"+url.PathEscape(id), s.svcs.M365.Token
 	case sideGoogle:
