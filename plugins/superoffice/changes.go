@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -53,6 +54,14 @@ func (s scanRow) ts() time.Time {
 	}
 	return s.registered
 }
+
+// freshMargin: a row whose last change is this recent when a round scans it is
+// fresh, marked so in the snapshot (a negative timestamp), and the first round
+// after the margin has passed reads it once more. Timestamps have whole
+// seconds, so a second change in the same second as the one a round saw would
+// otherwise look like no change at all; the margin also covers a service clock
+// a little ahead of ours.
+const freshMargin = 5 * time.Second
 
 const scanColumns = "appointmentId,recurrenceRuleId,rawType,rawStatus,date,endDate,updatedDate,registeredDate,registeredBy"
 
@@ -171,6 +180,9 @@ type cursor struct {
 	Snap    []byte `json:"s,omitempty"`
 	Pending []byte `json:"p,omitempty"`
 	Full    bool   `json:"f,omitempty"`
+	// Gone are the rows created here that this cursor already reported
+	// removed without ever having them in a snapshot (created.go).
+	Gone []int `json:"g,omitempty"`
 }
 
 // snapEntry is one row of the snapshot.
@@ -374,8 +386,13 @@ func (p *Provider) listChanges(ctx context.Context, t sdk.Target, req sdk.Change
 	}
 	snap := make([]snapEntry, len(rows))
 	byID := make(map[int]scanRow, len(rows))
+	freshCut := now.Add(-freshMargin).Unix()
 	for i, r := range rows {
-		snap[i] = snapEntry{id: r.id, rule: r.rule, ts: r.ts().Unix()}
+		ts := r.ts().Unix()
+		if ts >= freshCut {
+			ts = -ts // fresh: see freshMargin
+		}
+		snap[i] = snapEntry{id: r.id, rule: r.rule, ts: ts}
 		byID[r.id] = r
 	}
 	next := &cursor{V: 1, Acct: t.Account, WS: req.Window.Start.Unix(), WE: req.Window.End.Unix(), Epoch: epoch,
@@ -416,9 +433,20 @@ func (p *Provider) listChanges(ctx context.Context, t sdk.Target, req sdk.Change
 				}
 			}
 		}
+		// Rows created here after the old snapshot and deleted since (created.go),
+		// each reported once per cursor.
+		next.Gone = in.created.vanished(owner, now, req.Window, func(id int) bool { _, ok := byID[id]; return ok })
+		for _, id := range next.Gone {
+			if _, seen := oldByID[id]; !seen && !slices.Contains(cur.Gone, id) {
+				removed = append(removed, strconv.Itoa(id))
+			}
+		}
 		for _, r := range rows {
 			o, ok := oldByID[r.id]
-			if ok && o.ts == r.ts().Unix() && o.rule == r.rule {
+			ts := r.ts().Unix()
+			if ok && o.rule == r.rule && (o.ts == ts || (o.ts == -ts && ts >= freshCut)) {
+				// Unchanged; or seen within freshMargin of its change, and still
+				// within it: a later round reads it once more.
 				continue
 			}
 			if ok && o.rule != 0 && o.rule != r.rule {

@@ -104,6 +104,8 @@ type instance struct {
 	orphans map[string]orphan
 	// flate keeps the cursors' compressors for reuse (changes.go).
 	flate sync.Pool
+	// created remembers the rows created here lately (created.go).
+	created createdLog
 }
 
 // Configure implements sdk.Provider. Settings (all strings):

@@ -167,6 +167,7 @@ func (p *Provider) createSingle(ctx context.Context, in *instance, t sdk.Target,
 	if err != nil {
 		return sdk.Event{}, err
 	}
+	in.created.add(owner, id, in.now(), r.start, r.end)
 	out := in.toEvent(ctx, t, &r, loc, zone)
 	out.CorrelationID = ev.CorrelationID
 	return out, nil
