@@ -210,7 +210,7 @@ func openBolt(path, dataDir string, timeout time.Duration, readOnly bool) (db *b
 			db, err = nil, fmt.Errorf("%s: %w (%v); it was left untouched: restore it from a backup or move it away", path, ErrCorrupt, r)
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: readOnly})
+	db, err = bolt.Open(path, 0o600, boltOptions(timeout, readOnly))
 	switch {
 	case err == nil:
 		return db, nil
@@ -224,6 +224,22 @@ func openBolt(path, dataDir string, timeout time.Duration, readOnly bool) (db *b
 		return nil, fmt.Errorf("data_dir %s is not writable by this user (uid %d): %w", dataDir, os.Getuid(), err)
 	default:
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+}
+
+// boltOptions are the file's open options. The state file takes many small
+// write transactions (every write of the sync engine is one), so the free-page
+// list is not written with each of them (NoFreelistSync): the list is rebuilt by
+// one scan of the file when it is opened for writing, which costs a moment at
+// start on a large file, and kept as a hash map (FreelistMapType), whose
+// allocations stay cheap however fragmented the file gets. A file written this
+// way opens in an older build too (bbolt writes the list back for it).
+func boltOptions(timeout time.Duration, readOnly bool) *bolt.Options {
+	return &bolt.Options{
+		Timeout:        timeout,
+		ReadOnly:       readOnly,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
 	}
 }
 
