@@ -42,7 +42,6 @@ type scanRow struct {
 	id, rule   int
 	typ        int
 	status     int
-	regBy      int
 	start, end time.Time
 	registered time.Time
 	updated    time.Time
@@ -63,7 +62,7 @@ func (s scanRow) ts() time.Time {
 // a little ahead of ours.
 const freshMargin = 5 * time.Second
 
-const scanColumns = "appointmentId,recurrenceRuleId,rawType,rawStatus,date,endDate,updatedDate,registeredDate,registeredBy"
+const scanColumns = "appointmentId,recurrenceRuleId,rawType,rawStatus,date,endDate,updatedDate,registeredDate"
 
 // odataTime writes a filter literal: requests carry SO-TimeZone UTC, so literals
 // are UTC wall clock [inferred].
@@ -99,17 +98,14 @@ func (in *instance) scan(ctx context.Context, t sdk.Target, owner int, extra str
 		}
 		q := url.Values{"$select": {scanColumns}, "$filter": {scanFilter(owner, f)}, "$orderBy": {"appointmentId"},
 			"$top": {strconv.Itoa(in.scanPage)}, "$output": {"Logical"}}
-		var resp scanResponse
-		if _, err := in.get(ctx, t, "/v1/Appointment", q, &resp); err != nil {
-			return nil, fmt.Errorf("scan diary %d: %w", owner, err)
-		}
-		n, err := in.scanPageRows(resp.Value, loc, &out)
-		if err != nil {
+		pg := scanPage{loc: loc, rows: &out}
+		before := len(out)
+		if _, err := in.get(ctx, t, "/v1/Appointment", q, &pg); err != nil {
 			return nil, fmt.Errorf("scan diary %d: %w", owner, err)
 		}
 		// A server that pages by itself answers fewer rows with a next link; the
 		// keyset continuation covers both cases.
-		if n == 0 || (len(resp.Value) < in.scanPage && (resp.NextLink == nil || *resp.NextLink == "")) {
+		if len(out) == before || (pg.count < in.scanPage && !pg.more) {
 			break
 		}
 		next := out[len(out)-1].id
@@ -132,41 +128,6 @@ func (in *instance) scan(ctx context.Context, t sdk.Target, owner int, extra str
 		kept = append(kept, r)
 	}
 	return kept, nil
-}
-
-func (in *instance) scanPageRows(rows []scanWire, loc *time.Location, out *[]scanRow) (int, error) {
-	n := 0
-	for _, v := range rows {
-		r := scanRow{id: int(v.AppointmentID), rule: int(v.RecurrenceRuleID), typ: int(v.RawType),
-			status: int(v.RawStatus), regBy: int(v.RegisteredBy)}
-		if r.id == 0 {
-			if pk, err := strconv.Atoi(string(v.PrimaryKey)); err == nil {
-				r.id = pk
-			}
-		}
-		if r.id == 0 {
-			return n, fmt.Errorf("a row without appointmentId")
-		}
-		var err error
-		if r.start, _, err = wire.ParseDate(string(v.Date), loc); err != nil {
-			return n, fmt.Errorf("appointment %d: date: %w", r.id, err)
-		}
-		if r.end, _, err = wire.ParseDate(string(v.EndDate), loc); err != nil {
-			return n, fmt.Errorf("appointment %d: endDate: %w", r.id, err)
-		}
-		if r.registered, _, err = wire.ParseDate(string(v.RegisteredDate), time.UTC); err != nil {
-			return n, fmt.Errorf("appointment %d: registeredDate: %w", r.id, err)
-		}
-		if r.updated, _, err = wire.ParseDate(string(v.UpdatedDate), time.UTC); err != nil {
-			return n, fmt.Errorf("appointment %d: updatedDate: %w", r.id, err)
-		}
-		if r.end.Before(r.start) {
-			r.end = r.start
-		}
-		*out = append(*out, r)
-		n++
-	}
-	return n, nil
 }
 
 // cursor is the state ListChanges hands out.

@@ -117,6 +117,12 @@ type request struct {
 	abs    string
 }
 
+// bodyDecoder is an answer that reads its own JSON: hot paths that skip
+// encoding/json's reflection (scanPage).
+type bodyDecoder interface {
+	decodeJSON([]byte) error
+}
+
 // response is what a call returned besides the decoded body.
 type response struct {
 	status int
@@ -274,7 +280,13 @@ func (in *instance) once(ctx context.Context, t sdk.Target, r request, body []by
 		return out, nil
 	}
 	if r.out != nil && len(trimmed) > 0 {
-		if err := json.Unmarshal(trimmed, r.out); err != nil {
+		dec, own := r.out.(bodyDecoder)
+		if own {
+			err = dec.decodeJSON(trimmed)
+		} else {
+			err = json.Unmarshal(trimmed, r.out)
+		}
+		if err != nil {
 			return out, fmt.Errorf("%s %s: decode answer (%d bytes): %w", r.method, r.path, len(raw), err)
 		}
 	}

@@ -22,11 +22,49 @@ func FormatDate(t time.Time, loc *time.Location, withOffset bool) string {
 	if loc == nil {
 		loc = time.UTC
 	}
-	t = t.In(loc)
-	if !withOffset {
-		return t.Format(localLayout)
+	return string(AppendDate(make([]byte, 0, 25), t, loc, withOffset))
+}
+
+// AppendDate appends t as FormatDate writes it.
+func AppendDate(dst []byte, t time.Time, loc *time.Location, withOffset bool) []byte {
+	if t.IsZero() {
+		return append(dst, ZeroDate...)
 	}
-	return t.Format("2006-01-02T15:04:05-07:00")
+	if loc == nil {
+		loc = time.UTC
+	}
+	t = t.In(loc)
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		if !withOffset {
+			return t.AppendFormat(dst, localLayout)
+		}
+		return t.AppendFormat(dst, "2006-01-02T15:04:05-07:00")
+	}
+	hour, min, sec := t.Clock()
+	dst = append(dst, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
+	dst = append2(dst, int(month), '-')
+	dst = append2(dst, day, 'T')
+	dst = append2(dst, hour, ':')
+	dst = append2(dst, min, ':')
+	dst = append(dst, byte('0'+sec/10), byte('0'+sec%10))
+	if !withOffset {
+		return dst
+	}
+	_, off := t.Zone()
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	off /= 60 // the layout shows hours and minutes
+	dst = append(dst, sign)
+	dst = append2(dst, off/60, ':')
+	return append(dst, byte('0'+off%60/10), byte('0'+off%10))
+}
+
+// append2 appends n (0-99) in two digits, then sep.
+func append2(dst []byte, n int, sep byte) []byte {
+	return append(dst, byte('0'+n/10), byte('0'+n%10), sep)
 }
 
 // ParseDate reads a WebAPI date. Values with an offset or Z are exact instants
@@ -35,12 +73,19 @@ func FormatDate(t time.Time, loc *time.Location, withOffset bool) string {
 // seconds, a trailing Z, a date alone. "" and ZeroDate (or earlier) give the zero
 // time.
 func ParseDate(s string, loc *time.Location) (t time.Time, hasOffset bool, err error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if len(s) == len(localLayout) {
+		// The form every answer carries without an offset, read without the
+		// layout machinery (time.ParseInLocation gives the same).
+		if t, ok := parseLocal19(s, loc); ok {
+			return t, false, nil
+		}
+	}
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, false, nil
-	}
-	if loc == nil {
-		loc = time.UTC
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04Z07:00"} {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -377,4 +422,96 @@ func ParseWeekday(s string) (time.Weekday, bool) {
 		}
 	}
 	return 0, false
+}
+
+// ParseInstant reads a WebAPI date like ParseDate and returns only its instant:
+// the result's Location is loc for values without an offset and UTC for values
+// with one (ParseDate keeps the written offset). It reads the two forms the
+// server writes ("2024-05-02T09:00:00" and "2024-05-02T09:00:00+02:00", or Z)
+// without the layout machinery and the others through ParseDate.
+func ParseInstant(b []byte, loc *time.Location) (time.Time, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	switch len(b) {
+	case 19:
+		if t, ok := parseLocal19(b, loc); ok {
+			return t, nil
+		}
+	case 20, 25:
+		if t, ok := parseLocal19(b[:19], time.UTC); ok {
+			if off, ok := parseOffset(b[19:]); ok {
+				if t.IsZero() {
+					return t, nil
+				}
+				return t.Add(-time.Duration(off) * time.Second), nil
+			}
+		}
+	}
+	t, _, err := ParseDate(string(b), loc)
+	return t, err
+}
+
+// parseLocal19 reads "2006-01-02T15:04:05" in loc, checking every field as
+// time.Parse does; a year up to 1 gives the zero time, as in ParseDate.
+func parseLocal19[S string | []byte](s S, loc *time.Location) (time.Time, bool) {
+	if len(s) != 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	year, ok1 := digits(s[0:4])
+	month, ok2 := digits(s[5:7])
+	day, ok3 := digits(s[8:10])
+	hour, ok4 := digits(s[11:13])
+	min, ok5 := digits(s[14:16])
+	sec, ok6 := digits(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
+		day > daysIn(time.Month(month), year) || hour > 23 || min > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	if year <= 1 {
+		return time.Time{}, true
+	}
+	return time.Date(year, time.Month(month), day, hour, min, sec, 0, loc), true
+}
+
+// parseOffset reads "Z" or "+07:00" / "-07:00" into seconds east of UTC.
+func parseOffset(b []byte) (int, bool) {
+	if len(b) == 1 && b[0] == 'Z' {
+		return 0, true
+	}
+	if len(b) != 6 || (b[0] != '+' && b[0] != '-') || b[3] != ':' {
+		return 0, false
+	}
+	h, ok1 := digits(b[1:3])
+	m, ok2 := digits(b[4:6])
+	if !ok1 || !ok2 || h > 23 || m > 59 {
+		return 0, false
+	}
+	off := h*3600 + m*60
+	if b[0] == '-' {
+		off = -off
+	}
+	return off, true
+}
+
+func digits[S string | []byte](s S) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func daysIn(m time.Month, year int) int {
+	if m == time.February {
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 31 - int(m-1)%7%2
 }
