@@ -310,5 +310,10 @@ func (e *Engine) run(ctx context.Context, link Link, opts RunOptions, now time.T
 	}
 	r.win = r.pol.Window(now)
 	err := r.do(ctx)
+	if err != nil && !opts.DryRun {
+		if ferr := r.flush(ctx); ferr != nil {
+			r.log.Warn("cannot record what the failed run did; its intents are settled by the next run", "err", ferr)
+		}
+	}
 	return res, err
 }

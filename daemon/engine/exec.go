@@ -145,13 +145,6 @@ func openEnded(lines []string, ev sdk.Event, cut time.Time) []string {
 	return out
 }
 
-func (r *run) commit(ctx context.Context, b Batch, what string) error {
-	if err := r.store().Commit(ctx, r.link.Key, b); err != nil {
-		return &storeError{fmt.Errorf("record %s: %w", what, err)}
-	}
-	return nil
-}
-
 // storeError is a failed write to the store: the run cannot go on.
 type storeError struct{ err error }
 
@@ -187,10 +180,15 @@ func (r *run) execStep(ctx context.Context, st *step, depth int) error {
 	}
 }
 
-// flapGuard quarantines a pair that was written too often lately.
-func (r *run) flapGuard(p *Pair) bool {
+// pruneWrites forgets the pair's writes older than the flap window.
+func (r *run) pruneWrites(p *Pair) {
 	cutoff := r.now.Add(-r.e.cfg.FlapWindow)
 	p.Writes = slices.DeleteFunc(p.Writes, func(t time.Time) bool { return t.Before(cutoff) })
+}
+
+// flapGuard quarantines a pair that was written too often lately.
+func (r *run) flapGuard(p *Pair) bool {
+	r.pruneWrites(p)
 	if len(p.Writes) < r.e.cfg.FlapMax {
 		return true
 	}
@@ -281,27 +279,13 @@ func (r *run) execCreate(ctx context.Context, st *step, depth int) error {
 	if err != nil {
 		return fmt.Errorf("read %s item %s to copy: %w", from, p.ref(from).ID, err)
 	}
-	ev := r.project(w, src, from)
-	ev.CorrelationID = p.ID
-	series, ok := r.seriesOn(p, to)
+	ev, intent, ok := r.prepareCreate(st, src)
 	if !ok {
 		r.note("pair %s: exception waits for its series on %s", p.ID, to)
 		return nil
 	}
-	ev.SeriesID = series
-
-	pending := p.Clone()
-	if pending.Kind == sdk.KindMaster && endless(src) {
-		pending.Endless = true
-	}
-	*pending.ref(from) = r.refOf(&pending, src)
-	if from == SuperOffice {
-		pending.SOPrivate = src.Privacy == sdk.PrivacyPrivate
-	}
-	*pending.ref(to) = Ref{Hash: r.hashOf(&pending, ev)}
-	pending.Note = ""
-	intent := Intent{ID: p.ID, Side: to, Pair: pending, Shape: shapeOf(ev), Started: r.now}
-	if err := r.commit(ctx, Batch{PutIntents: []Intent{intent}}, "intent "+p.ID); err != nil {
+	pending := intent.Pair.Clone()
+	if err := r.ensureIntent(ctx, intent); err != nil {
 		return err
 	}
 	var got sdk.Event
@@ -345,7 +329,35 @@ func (r *run) execCreate(ctx context.Context, st *step, depth int) error {
 	r.idx.update(p, func() { *p = pending })
 	*w.o(to) = obs{kind: obsListed, ev: got}
 	r.succeeded(st)
-	return r.commit(ctx, Batch{PutPairs: []Pair{p.Clone()}, DeleteIntents: []string{p.ID}}, "create "+p.ID)
+	// The intent stands for the result until the next commit (pending.go).
+	r.later(Batch{PutPairs: []Pair{p.Clone()}, DeleteIntents: []string{p.ID}})
+	return nil
+}
+
+// prepareCreate computes what a create of st sends, copying src, and the intent
+// written before it is sent; ok is false while an exception's series has no
+// copy on the target.
+func (r *run) prepareCreate(st *step, src sdk.Event) (ev sdk.Event, intent Intent, ok bool) {
+	p, to, from := st.w.p, st.to, st.from
+	ev = r.project(st.w, src, from)
+	ev.CorrelationID = p.ID
+	series, ok := r.seriesOn(p, to)
+	if !ok {
+		return sdk.Event{}, Intent{}, false
+	}
+	ev.SeriesID = series
+
+	pending := p.Clone()
+	if pending.Kind == sdk.KindMaster && endless(src) {
+		pending.Endless = true
+	}
+	*pending.ref(from) = r.refOf(&pending, src)
+	if from == SuperOffice {
+		pending.SOPrivate = src.Privacy == sdk.PrivacyPrivate
+	}
+	*pending.ref(to) = Ref{Hash: r.hashOf(&pending, ev)}
+	pending.Note = ""
+	return ev, Intent{ID: p.ID, Side: to, Pair: pending, Shape: shapeOf(ev), Started: r.now}, true
 }
 
 func (r *run) execUpdate(ctx context.Context, st *step, depth int) error {
@@ -456,7 +468,9 @@ func (r *run) execUpdate(ctx context.Context, st *step, depth int) error {
 	*w.o(to) = obs{kind: obsListed, ev: got}
 	r.succeeded(st)
 	r.markDirty(p)
-	return r.commit(ctx, Batch{PutPairs: []Pair{p.Clone()}, DeleteIntents: []string{p.ID}}, "update "+p.ID)
+	// The intent stands for the result until the next commit (pending.go).
+	r.later(Batch{PutPairs: []Pair{p.Clone()}, DeleteIntents: []string{p.ID}})
+	return nil
 }
 
 func (r *run) readFresh(ctx context.Context, s Side, id string) (sdk.Event, error) {

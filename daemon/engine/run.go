@@ -39,6 +39,10 @@ type run struct {
 	incomplete    bool
 	throttleWaits int
 	guardErr      error
+	// pend holds records that wait for the run's next commit, ahead the intents
+	// written ahead of their creates (pending.go).
+	pend  pending
+	ahead map[string]*Intent
 	// mt is the meeting side of the run (nil without Link.Meetings).
 	mt *meetingRun
 }
@@ -151,8 +155,15 @@ func (r *run) do(ctx context.Context) error {
 	}
 	var failed error
 	skipped := 0
-	for _, st := range steps {
-		if err := r.exec(ctx, st); err != nil {
+	for i, st := range steps {
+		if err := r.writeAhead(ctx, steps[i:]); err != nil {
+			r.res.Pairs = len(r.idx.byID)
+			return err
+		}
+		err := r.exec(ctx, st)
+		r.settleAhead(st)
+		steps[i] = nil // what the step held may go
+		if err != nil {
 			if r.goOn(ctx, err, &skipped) {
 				failed = cmp.Or(failed, err)
 				continue
@@ -229,13 +240,7 @@ func (r *run) commitEnd(ctx context.Context) error {
 			b.Cursors = nil
 		}
 	}
-	if b.Empty() {
-		return nil
-	}
-	if err := r.store().Commit(ctx, r.link.Key, b); err != nil {
-		return fmt.Errorf("record run: %w", err)
-	}
-	return nil
+	return r.commit(ctx, b, "run")
 }
 
 // call runs one provider call, waiting out throttling within the run's budget:
