@@ -34,9 +34,20 @@ func (e *Engine) Recover(ctx context.Context, link Link) error {
 	return r.resolveIntents(ctx, intents, nil)
 }
 
+// lookupLimit is how many pending creates of one side are looked up by their
+// correlation ids; more (a crash in a chunk of creates, see pending.go) are
+// settled by one full read of the side instead, which costs less.
+const lookupLimit = 4
+
 // resolveIntents settles pending intents one by one.
 func (r *run) resolveIntents(ctx context.Context, intents []Intent, full *[2]bool) error {
 	sort.Slice(intents, func(i, j int) bool { return intents[i].ID < intents[j].ID })
+	var creates [2]int
+	for _, in := range intents {
+		if in.Op != OpUpdate && in.Side.Valid() {
+			creates[in.Side.index()]++
+		}
+	}
 	for _, in := range intents {
 		if !in.Side.Valid() || in.ID == "" || in.Pair.ID != in.ID {
 			r.log.Warn("dropping a malformed intent", "intent", in.ID)
@@ -48,9 +59,15 @@ func (r *run) resolveIntents(ctx context.Context, intents []Intent, full *[2]boo
 			continue
 		}
 		var err error
-		if in.Op == OpUpdate {
+		switch {
+		case in.Op == OpUpdate:
 			_, err = r.resolveUpdate(ctx, in)
-		} else {
+		case creates[in.Side.index()] > lookupLimit && full == nil:
+			// Left to the run, which reads the side in full.
+		case creates[in.Side.index()] > lookupLimit:
+			r.resolveByListing(in, true)
+			full[in.Side.index()] = true
+		default:
 			mode := resolveLeave
 			if full != nil {
 				mode = resolveAtRun

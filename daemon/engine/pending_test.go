@@ -20,6 +20,7 @@ type killSwitch struct {
 	dead    bool
 	commits int
 	creates int // creates that reached a calendar
+	lookups int // FindByCorrelation calls
 	// killAtCommit and killAtCreate kill the process right after that commit
 	// (1-based) is on file, or right after that create landed (0: never).
 	killAtCommit, killAtCreate int
@@ -31,6 +32,9 @@ func (k *killSwitch) hook(next func(ctx context.Context, op string, t sdk.Target
 		defer k.mu.Unlock()
 		if k.dead {
 			return errKilled
+		}
+		if op == "FindByCorrelation" && phase == "before" {
+			k.lookups++
 		}
 		if op == "Create" && phase == "after" {
 			k.creates++
@@ -158,6 +162,7 @@ func TestKilledBeforeResultsAreRecorded(t *testing.T) {
 			}
 			made := k.creates
 			k.revive()
+			k.lookups = 0
 			h.Rebuild()
 			if err := h.Eng.Recover(context.Background(), h.Link); err != nil {
 				t.Fatalf("recover: %v", err)
@@ -169,6 +174,11 @@ func TestKilledBeforeResultsAreRecorded(t *testing.T) {
 			}
 			h.RequireTagged()
 			h.RequireSame()
+			// A chunk of pending creates is settled by reading the side in
+			// full, not by looking each one up (at most 4 a side, twice).
+			if k.lookups > 16 {
+				t.Fatalf("%d lookups by correlation id to settle the pending creates", k.lookups)
+			}
 			// Two-step creates count both of their requests' items the same way:
 			// every copy is made exactly once.
 			if k.creates != n {
