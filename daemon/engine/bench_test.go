@@ -3,10 +3,14 @@ package engine_test
 import (
 	"context"
 	"fmt"
-	"synchronizer/daemon/engine"
-	"synchronizer/daemon/engine/enginetest"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"synchronizer/daemon/engine"
+	"synchronizer/daemon/engine/enginetest"
+	"synchronizer/plugins/sdk"
 )
 
 // benchLink builds a link with n synced pairs.
@@ -101,4 +105,85 @@ func BenchmarkIdleRun10kPairs(b *testing.B) {
 	}
 	b.ReportMetric(float64(so+cal)/float64(runs), "list-requests/run")
 	b.ReportMetric(float64(h.Ops.Writes())/float64(runs), "writes/run")
+}
+
+// BenchmarkInitialSyncHeld measures the memory one run of an initial sync
+// holds: 300 items on each side (with text, as people write them), the heap
+// after a collection at the first create (all planned) and at the 300th (half
+// written), less the heap before the run, per item listed. The scheduler runs
+// many such runs at once, so this bounds how many fit in the daemon's memory.
+func BenchmarkInitialSyncHeld(b *testing.B) {
+	const n = 600
+	var atPlan, atHalf float64
+	for b.Loop() {
+		b.StopTimer()
+		h := enginetest.NewHarness(b, engine.Policy{Past: 30 * 24 * time.Hour, Future: 400 * 24 * time.Hour})
+		for i := range n {
+			ev := enginetest.Single(fmt.Sprintf("Customer meeting %04d about the quarterly plan", i), enginetest.T0.Add(time.Duration(i)*37*time.Minute))
+			ev.Description = strings.Repeat(fmt.Sprintf("Agenda item %d, notes and follow-ups. ", i), 5)
+			ev.Location = fmt.Sprintf("Meeting room %d, second floor", i%40)
+			ev.HasReminder, ev.ReminderMinutes = true, 15
+			if i%2 == 0 {
+				h.SO.Put(ev)
+			} else {
+				h.Cal.Put(ev)
+			}
+		}
+		var base, plan, half uint64
+		creates := 0
+		hook := func(ctx context.Context, op string, t sdk.Target, phase string) error {
+			if op != "Create" || phase != "before" {
+				return nil
+			}
+			creates++
+			switch creates {
+			case 1:
+				plan = heapInUse()
+			case n / 2:
+				half = heapInUse()
+			}
+			return nil
+		}
+		h.SOP.SetHook(hook)
+		h.CalP.SetHook(hook)
+		base = heapInUse()
+		b.StartTimer()
+		h.Run()
+		b.StopTimer()
+		atPlan += float64(plan) - float64(base)
+		atHalf += float64(half) - float64(base)
+		b.StartTimer()
+	}
+	b.ReportMetric(atPlan/float64(b.N)/n, "held-B/item@plan")
+	b.ReportMetric(atHalf/float64(b.N)/n, "held-B/item@half")
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// BenchmarkInitialSync600 is the first run of a link with 300 items on each
+// side over the in-memory store: the engine's own cost per item created.
+func BenchmarkInitialSync600(b *testing.B) {
+	const n = 600
+	for b.Loop() {
+		b.StopTimer()
+		h := enginetest.NewHarness(b, engine.Policy{Past: 30 * 24 * time.Hour, Future: 400 * 24 * time.Hour})
+		for i := range n {
+			ev := enginetest.Single(fmt.Sprintf("Customer meeting %04d", i), enginetest.T0.Add(time.Duration(i)*37*time.Minute))
+			ev.Description = "Agenda, notes and follow-ups."
+			if i%2 == 0 {
+				h.SO.Put(ev)
+			} else {
+				h.Cal.Put(ev)
+			}
+		}
+		b.StartTimer()
+		if res := h.Run(); len(res.Done) != n {
+			b.Fatalf("%d writes, want %d", len(res.Done), n)
+		}
+	}
 }

@@ -205,7 +205,7 @@ func (r *run) flapGuard(p *Pair) bool {
 func (r *run) source(ctx context.Context, st *step) (sdk.Event, error) {
 	o := st.w.o(st.from)
 	if o.kind == obsListed {
-		return o.ev, nil
+		return *o.ev, nil
 	}
 	id := st.w.p.ref(st.from).ID
 	if id == "" {
@@ -223,7 +223,7 @@ func (r *run) source(ctx context.Context, st *step) (sdk.Event, error) {
 	if ev.Cancelled {
 		return sdk.Event{}, fmt.Errorf("%s item %s is cancelled: %w", st.from, id, sdk.ErrNotFound)
 	}
-	*o = obs{kind: obsListed, ev: ev}
+	*o = obs{kind: obsListed, ev: &ev}
 	return ev, nil
 }
 
@@ -327,7 +327,7 @@ func (r *run) execCreate(ctx context.Context, st *step, depth int) error {
 	}
 	*pending.ref(to) = r.refOf(&pending, got)
 	r.idx.update(p, func() { *p = pending })
-	*w.o(to) = obs{kind: obsListed, ev: got}
+	*w.o(to) = obs{kind: obsListed, ev: &got}
 	r.succeeded(st)
 	// The intent stands for the result until the next commit (pending.go).
 	r.later(Batch{PutPairs: []Pair{p.Clone()}, DeleteIntents: []string{p.ID}})
@@ -386,7 +386,7 @@ func (r *run) execUpdate(ctx context.Context, st *step, depth int) error {
 	ev.SeriesID = series
 	fromRef := r.refOf(p, src)
 	want := r.hashOf(p, ev)
-	if want == tref.Hash && (toObs.kind != obsListed || r.hashOf(p, toObs.ev) == tref.Hash) && !st.carry {
+	if want == tref.Hash && (toObs.kind != obsListed || r.hashOf(p, *toObs.ev) == tref.Hash) && !st.carry {
 		// The other side already holds this content (a private detail changed
 		// behind a placeholder, or a horizon moved): record, write nothing.
 		r.idx.update(p, func() { *p.ref(from) = fromRef })
@@ -396,7 +396,7 @@ func (r *run) execUpdate(ctx context.Context, st *step, depth int) error {
 	}
 	before := tref.Hash
 	if toObs.kind == obsListed {
-		before = r.hashOf(p, toObs.ev)
+		before = r.hashOf(p, *toObs.ev)
 	}
 	pending := p.Clone()
 	*pending.ref(from) = fromRef
@@ -440,7 +440,7 @@ func (r *run) execUpdate(ctx context.Context, st *step, depth int) error {
 		if gerr != nil {
 			return fmt.Errorf("re-read %s item %s after a precondition failure: %w", to, tref.ID, gerr)
 		}
-		*w.o(to) = obs{kind: obsListed, ev: cur}
+		*w.o(to) = obs{kind: obsListed, ev: &cur}
 		if r.hashOf(p, cur) == tref.Hash && depth < 2 {
 			// Only the version moved: write again with the fresh one.
 			return r.execStep(ctx, st, depth+1)
@@ -465,7 +465,7 @@ func (r *run) execUpdate(ctx context.Context, st *step, depth int) error {
 	if from == SuperOffice {
 		p.SOPrivate = src.Privacy == sdk.PrivacyPrivate
 	}
-	*w.o(to) = obs{kind: obsListed, ev: got}
+	*w.o(to) = obs{kind: obsListed, ev: &got}
 	r.succeeded(st)
 	r.markDirty(p)
 	// The intent stands for the result until the next commit (pending.go).
@@ -503,7 +503,7 @@ func (r *run) execDelete(ctx context.Context, st *step, depth int) error {
 		if gerr != nil {
 			return fmt.Errorf("re-read %s item %s after a precondition failure: %w", to, tref.ID, gerr)
 		}
-		*w.o(to) = obs{kind: obsListed, ev: cur}
+		*w.o(to) = obs{kind: obsListed, ev: &cur}
 		if r.hashOf(p, cur) == tref.Hash && depth < 2 {
 			return r.execStep(ctx, st, depth+1)
 		}
@@ -558,7 +558,7 @@ func (r *run) followMaster(ctx context.Context, exc *Pair, s Side, depth int) er
 		return nil
 	}
 	mw := r.work(m)
-	*mw.o(s) = obs{kind: obsListed, ev: cur}
+	*mw.o(s) = obs{kind: obsListed, ev: &cur}
 	return r.replan(ctx, mw, depth)
 }
 
@@ -570,8 +570,10 @@ func (r *run) execRespond(ctx context.Context, st *step) error {
 	if !tref.live() {
 		return nil
 	}
-	cur := w.o(to).ev
-	if w.o(to).kind != obsListed {
+	var cur sdk.Event
+	if o := w.o(to); o.kind == obsListed {
+		cur = *o.ev
+	} else {
 		ev, err := r.readFresh(ctx, to, tref.ID)
 		if errors.Is(err, sdk.ErrNotFound) {
 			r.note("pair %s: the copy on %s is gone; its answer was not written", p.ID, to)
@@ -606,7 +608,7 @@ func (r *run) execRespond(ctx context.Context, st *step) error {
 		return fmt.Errorf("answer on %s (pair %s): %w", to, p.ID, err)
 	}
 	r.idx.update(p, func() { *p.ref(to) = r.refOf(p, got) })
-	*w.o(to) = obs{kind: obsListed, ev: got}
+	*w.o(to) = obs{kind: obsListed, ev: &got}
 	r.succeeded(st)
 	r.markDirty(p)
 	return r.commit(ctx, Batch{PutPairs: []Pair{p.Clone()}}, "answer "+p.ID)

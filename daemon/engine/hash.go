@@ -20,13 +20,26 @@ func Hash(ev sdk.Event) string { return hashWith(ev, time.Time{}) }
 
 // hashWith hashes ev; a non-zero endlessCut treats a series end at or after it as
 // no end (a provider's horizon on a series that had none).
+//
+// What is hashed is one line per field, `name="value"\n` with the value quoted
+// as strconv.Quote does; stored pairs hold these hashes, so the bytes must never
+// change. They are built in one buffer (hashes are taken several times per item
+// and run).
 func hashWith(ev sdk.Event, endlessCut time.Time) string {
-	var b strings.Builder
+	var arr [768]byte
+	b := arr[:0]
 	field := func(name, v string) {
-		b.WriteString(name)
-		b.WriteByte('=')
-		b.WriteString(strconv.Quote(v))
-		b.WriteByte('\n')
+		b = append(b, name...)
+		b = append(b, '=')
+		b = strconv.AppendQuote(b, v)
+		b = append(b, '\n')
+	}
+	// A stamp is digits, letters and dashes: quoted, it is only wrapped.
+	stampField := func(name string, t time.Time, allDay bool) {
+		b = append(b, name...)
+		b = append(b, '=', '"')
+		b = appendStamp(b, t, allDay)
+		b = append(b, '"', '\n')
 	}
 	kind := ev.Kind
 	if kind == "" {
@@ -37,15 +50,15 @@ func hashWith(ev sdk.Event, endlessCut time.Time) string {
 	field("description", normText(ev.Description))
 	field("location", strings.TrimSpace(ev.Location))
 	field("allday", strconv.FormatBool(ev.AllDay))
-	field("start", stamp(ev.Start, ev.AllDay))
-	field("end", stamp(ev.End, ev.AllDay))
+	stampField("start", ev.Start, ev.AllDay)
+	stampField("end", ev.End, ev.AllDay)
 	if kind == sdk.KindMaster && !ev.AllDay {
 		// Instants are authoritative for single events; a series needs its zone to
 		// expand across DST.
 		field("tz", ev.TimeZone)
 	}
 	if kind == sdk.KindException {
-		field("original", stamp(ev.OriginalStart, ev.AllDay))
+		stampField("original", ev.OriginalStart, ev.AllDay)
 	}
 	if kind == sdk.KindMaster {
 		for _, l := range normRecurrence(ev.Recurrence, ev, endlessCut) {
@@ -56,33 +69,48 @@ func hashWith(ev sdk.Event, endlessCut time.Time) string {
 	field("showas", string(orDefault(ev.ShowAs, sdk.ShowBusy)))
 	field("privacy", string(orDefault(ev.Privacy, sdk.PrivacyPublic)))
 	if ev.HasReminder {
-		field("reminder", strconv.Itoa(ev.ReminderMinutes))
+		b = append(b, "reminder=\""...)
+		b = strconv.AppendInt(b, int64(ev.ReminderMinutes), 10)
+		b = append(b, '"', '\n')
 	}
 	field("category", strings.TrimSpace(ev.Category))
 	if ev.Organizer.Email != "" {
 		field("organizer", strings.ToLower(strings.TrimSpace(ev.Organizer.Email)))
 	}
-	att := make([]string, 0, len(ev.Attendees))
-	for _, a := range ev.Attendees {
-		att = append(att, strings.ToLower(strings.TrimSpace(a.Email))+"|"+string(orDefault(a.Type, sdk.AttendeeRequired)))
+	if len(ev.Attendees) > 0 {
+		att := make([]string, 0, len(ev.Attendees))
+		for _, a := range ev.Attendees {
+			att = append(att, strings.ToLower(strings.TrimSpace(a.Email))+"|"+string(orDefault(a.Type, sdk.AttendeeRequired)))
+		}
+		slices.Sort(att)
+		for _, a := range slices.Compact(att) {
+			field("attendee", a)
+		}
 	}
-	slices.Sort(att)
-	for _, a := range slices.Compact(att) {
-		field("attendee", a)
-	}
-	sum := sha256.Sum256([]byte(b.String()))
+	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }
 
 // shapeOf identifies an item by what every provider stores as it was sent:
 // kind, title, all-day, start and end (and the original start of an exception).
+// The parts are joined by NUL bytes; intents on file hold these values.
 func shapeOf(ev sdk.Event) string {
 	kind := orSingle(ev.Kind)
-	parts := []string{string(kind), strings.TrimSpace(ev.Title), strconv.FormatBool(ev.AllDay), stamp(ev.Start, ev.AllDay), stamp(ev.End, ev.AllDay)}
+	var arr [256]byte
+	b := append(arr[:0], kind...)
+	b = append(b, 0)
+	b = append(b, strings.TrimSpace(ev.Title)...)
+	b = append(b, 0)
+	b = strconv.AppendBool(b, ev.AllDay)
+	b = append(b, 0)
+	b = appendStamp(b, ev.Start, ev.AllDay)
+	b = append(b, 0)
+	b = appendStamp(b, ev.End, ev.AllDay)
 	if kind == sdk.KindException {
-		parts = append(parts, stamp(ev.OriginalStart, ev.AllDay))
+		b = append(b, 0)
+		b = appendStamp(b, ev.OriginalStart, ev.AllDay)
 	}
-	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }
 
@@ -94,6 +122,9 @@ func orDefault[T ~string](v, d T) T {
 }
 
 func normText(s string) string {
+	if !strings.ContainsRune(s, '\r') && !strings.Contains(s, " \n") && !strings.Contains(s, "\t\n") {
+		return strings.TrimSpace(s) // nothing to normalise inside
+	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	lines := strings.Split(s, "\n")
@@ -106,13 +137,17 @@ func normText(s string) string {
 // stamp renders an instant for hashing: the date for all-day values, else UTC
 // to the second.
 func stamp(t time.Time, allDay bool) string {
+	return string(appendStamp(nil, t, allDay))
+}
+
+func appendStamp(b []byte, t time.Time, allDay bool) []byte {
 	if t.IsZero() {
-		return ""
+		return b
 	}
 	if allDay {
-		return t.UTC().Format("2006-01-02")
+		return t.UTC().AppendFormat(b, "2006-01-02")
 	}
-	return t.UTC().Truncate(time.Second).Format("20060102T150405Z")
+	return t.UTC().Truncate(time.Second).AppendFormat(b, "20060102T150405Z")
 }
 
 // isMeeting reports whether ev has participants.

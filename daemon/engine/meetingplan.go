@@ -106,7 +106,7 @@ func (r *run) meetingMatch(unpaired *[2][]sdk.Event) {
 			r.idx.add(p)
 			w := r.work(p)
 			w.isNew = true
-			*w.o(s) = obs{kind: obsListed, ev: ev}
+			*w.o(s) = obs{kind: obsListed, ev: &ev}
 		}
 		unpaired[s.index()] = keep
 	}
@@ -305,7 +305,7 @@ func (r *run) classify(w *work) Role {
 	var role Role
 	for _, s := range sides {
 		o := w.o(s)
-		if o.kind != obsListed || !isMeeting(o.ev) {
+		if o.kind != obsListed || !isMeeting(*o.ev) {
 			continue
 		}
 		if o.ev.IsOrganizer {

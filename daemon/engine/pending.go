@@ -150,7 +150,7 @@ func (r *run) writeAhead(ctx context.Context, steps []*step) error {
 		if o.kind != obsListed {
 			break // read when it runs, and its intent written then
 		}
-		if _, in, ok := r.prepareCreate(st, o.ev); ok {
+		if _, in, ok := r.prepareCreate(st, *o.ev); ok {
 			ins = append(ins, in)
 		}
 	}

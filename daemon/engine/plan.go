@@ -24,7 +24,9 @@ const (
 
 type obs struct {
 	kind obsKind
-	ev   sdk.Event // the item as listed or read (obsListed, and obsOut when read)
+	// ev is the item as listed or read: set with obsListed, with obsOut when
+	// read, and with obsGone when cancelled; nil otherwise.
+	ev *sdk.Event
 	read bool      // ev holds a read item (obsOut)
 	// cancelled: the item is a meeting its organizer cancelled.
 	cancelled bool
@@ -119,7 +121,7 @@ func (r *run) state(w *work, s Side) state {
 		}
 		return stGone
 	case o.kind == obsListed:
-		if ref.Hash == "" || r.hashOf(w.p, o.ev) != ref.Hash {
+		if ref.Hash == "" || r.hashOf(w.p, *o.ev) != ref.Hash {
 			return stChanged
 		}
 		return stUnchanged
@@ -139,7 +141,7 @@ func (r *run) plan(ctx context.Context) ([]*step, error) {
 		v := r.views[s.index()]
 		for _, id := range v.ids() {
 			ev := v.events[id]
-			if p := r.matchListed(s, ev); p != nil {
+			if p := r.matchListed(s, *ev); p != nil {
 				w := r.work(p)
 				*w.o(s) = obs{kind: obsListed, ev: ev}
 				if ev.Cancelled {
@@ -147,7 +149,7 @@ func (r *run) plan(ctx context.Context) ([]*step, error) {
 					*w.o(s) = obs{kind: obsGone, ev: ev, cancelled: true}
 				}
 			} else {
-				unpaired[s.index()] = append(unpaired[s.index()], ev)
+				unpaired[s.index()] = append(unpaired[s.index()], *ev)
 			}
 		}
 	}
@@ -266,7 +268,7 @@ func (r *run) adoptUntagged(unpaired *[2][]sdk.Event) {
 		ev := evs[best]
 		// The copy as the target stored it is what was synced, as after a create.
 		r.idx.update(p, func() { *p.ref(t) = r.refOf(p, ev) })
-		*w.o(t) = obs{kind: obsListed, ev: ev}
+		*w.o(t) = obs{kind: obsListed, ev: &ev}
 		w.adopted = true
 		unpaired[t.index()] = slices.Delete(slices.Clone(evs), best, best+1)
 		r.log.Info("untagged copy of a pending create adopted", "side", t, "pair", p.ID, "id", ev.ID)
@@ -360,7 +362,7 @@ func (r *run) notAdopted(w *work, unpaired *[2][]sdk.Event) {
 	}
 	for _, s := range sides {
 		if o := w.o(s); o.kind == obsListed {
-			unpaired[s.index()] = append(unpaired[s.index()], o.ev)
+			unpaired[s.index()] = append(unpaired[s.index()], *o.ev)
 		}
 	}
 	r.idx.remove(w.p)
@@ -498,11 +500,11 @@ func (r *run) candidates(ctx context.Context) error {
 			case err != nil:
 				return fmt.Errorf("confirm delete of %s on %s: %w", id, s, err)
 			case ev.Cancelled:
-				*w.o(s) = obs{kind: obsGone, ev: ev, cancelled: true}
+				*w.o(s) = obs{kind: obsGone, ev: &ev, cancelled: true}
 			case InWindow(ev, r.win):
-				*w.o(s) = obs{kind: obsListed, ev: ev}
+				*w.o(s) = obs{kind: obsListed, ev: &ev}
 			default:
-				*w.o(s) = obs{kind: obsOut, ev: ev, read: true}
+				*w.o(s) = obs{kind: obsOut, ev: &ev, read: true}
 			}
 		}
 	}
@@ -543,8 +545,8 @@ func (r *run) crossMatch(unpaired *[2][]sdk.Event) {
 		r.idx.add(p)
 		w := r.work(p)
 		w.isNew = true
-		*w.o(SuperOffice) = obs{kind: obsListed, ev: so}
-		*w.o(Calendar) = obs{kind: obsListed, ev: cal}
+		*w.o(SuperOffice) = obs{kind: obsListed, ev: &so}
+		*w.o(Calendar) = obs{kind: obsListed, ev: &cal}
 		r.note("paired %s %s with %s %s by %s", SuperOffice, so.ID, Calendar, cal.ID, map[bool]string{true: "correlation id", false: "series or iCalUID"}[origin != ""])
 	}
 	kindOK := func(a, b sdk.Event) bool {
@@ -688,7 +690,7 @@ func (r *run) newItems(s Side, evs []sdk.Event) {
 		r.idx.add(p)
 		w := r.work(p)
 		w.isNew = true
-		*w.o(s) = obs{kind: obsListed, ev: ev}
+		*w.o(s) = obs{kind: obsListed, ev: &ev}
 	}
 }
 
@@ -712,7 +714,7 @@ func (r *run) record(w *work, only ...Side) {
 		if o.kind != obsListed {
 			continue
 		}
-		nr := r.refOf(w.p, o.ev)
+		nr := r.refOf(w.p, *o.ev)
 		if old := *w.p.ref(s); old.ID == nr.ID && old.Version == nr.Version && old.Hash == nr.Hash && old.Start.Equal(nr.Start) && old.End.Equal(nr.End) && !old.Deleted &&
 			old.Meeting == nr.Meeting && old.Response == nr.Response {
 			continue
@@ -785,7 +787,7 @@ func (r *run) updateOwner(w *work) {
 	}
 	var has []Side
 	for _, s := range sides {
-		if o := w.o(s); o.kind == obsListed && isMeeting(o.ev) {
+		if o := w.o(s); o.kind == obsListed && isMeeting(*o.ev) {
 			has = append(has, s)
 		}
 	}
@@ -881,13 +883,13 @@ func (r *run) refreshFrozen(ctx context.Context, ws []*work) error {
 			ev, err := r.readFresh(ctx, s, ref.ID)
 			switch {
 			case errors.Is(err, sdk.ErrNotFound):
-				*o = obs{kind: obsGone, ev: ev, cancelled: ev.Cancelled}
+				*o = obs{kind: obsGone, ev: &ev, cancelled: ev.Cancelled}
 			case err != nil:
 				return fmt.Errorf("read frozen item %s on %s: %w", ref.ID, s, err)
 			case InWindow(ev, r.win):
-				*o = obs{kind: obsListed, ev: ev}
+				*o = obs{kind: obsListed, ev: &ev}
 			default:
-				*o = obs{kind: obsOut, ev: ev, read: true}
+				*o = obs{kind: obsOut, ev: &ev, read: true}
 			}
 		}
 	}
@@ -906,7 +908,7 @@ func (r *run) frozen(w *work) bool {
 		case obsOut:
 			out = true
 		case obsListed:
-			if !InWindow(o.ev, r.win) {
+			if !InWindow(*o.ev, r.win) {
 				out = true
 			}
 		case obsNone:
@@ -931,7 +933,7 @@ func (r *run) frozen(w *work) bool {
 		ref := w.p.ref(s)
 		switch {
 		case o.kind == obsListed || (o.kind == obsOut && o.read):
-			start, end := extent(o.ev)
+			start, end := extent(*o.ev)
 			nr := *ref
 			nr.ID, nr.Version, nr.Start, nr.End, nr.Extras, nr.Deleted = o.ev.ID, o.ev.Version, start, end, cloneMap(o.ev.Extras), false
 			r.idx.update(w.p, func() { *ref = nr })
@@ -1016,7 +1018,7 @@ func (r *run) changedVsDeleted(w *work, x Side) []*step {
 	y := x.Other()
 	p := w.p
 	yo := w.o(y)
-	ownerDeleted := p.Owner == y || (yo.cancelled && isMeeting(yo.ev))
+	ownerDeleted := p.Owner == y || (yo.cancelled && isMeeting(*yo.ev))
 	deleteWins := ownerDeleted ||
 		(r.pol.Conflict == ConflictSuperOffice && y == SuperOffice) ||
 		(r.pol.Conflict == ConflictCalendar && y == Calendar) ||
@@ -1045,7 +1047,7 @@ func (r *run) deletedOn(w *work, x Side) []*step {
 	y := x.Other()
 	p := w.p
 	xo := w.o(x)
-	if xo.cancelled && isMeeting(xo.ev) && r.pol.allows(x) {
+	if xo.cancelled && isMeeting(*xo.ev) && r.pol.allows(x) {
 		return []*step{r.deleteStep(w, y, "meeting cancelled on "+string(x))}
 	}
 	if !r.pol.allows(x) || (p.Owner != "" && p.Owner != x && r.pol.allows(p.Owner)) || (x == Calendar && r.privateRule(w) != PrivateSync) {
@@ -1107,8 +1109,8 @@ func (r *run) crossEqual(w *work) bool {
 	if so.kind != obsListed || cal.kind != obsListed {
 		return false
 	}
-	proj := r.project(w, so.ev, SuperOffice)
-	return r.hashOf(w.p, proj) == r.hashOf(w.p, cal.ev)
+	proj := r.project(w, *so.ev, SuperOffice)
+	return r.hashOf(w.p, proj) == r.hashOf(w.p, *cal.ev)
 }
 
 // sameSlot guards iCalUID matches: a UID shared by chance (or by a system that

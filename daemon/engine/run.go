@@ -52,7 +52,7 @@ type view struct {
 	side    Side
 	full    bool
 	cursor  string
-	events  map[string]sdk.Event
+	events  map[string]*sdk.Event
 	removed map[string]bool
 }
 
@@ -142,6 +142,10 @@ func (r *run) do(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, v := range r.views {
+		// The listed items live on in the works that need them.
+		v.events, v.removed = nil, nil
+	}
 	for _, st := range steps {
 		r.res.Plan = append(r.res.Plan, st.act)
 	}
@@ -162,7 +166,14 @@ func (r *run) do(ctx context.Context) error {
 		}
 		err := r.exec(ctx, st)
 		r.settleAhead(st)
-		steps[i] = nil // what the step held may go
+		steps[i] = nil
+		if err == nil && st.w.p.Role == RoleNone {
+			// Written and recorded: both sides hold what the pair records, which
+			// is what "not listed" means to anything that looks at it again. The
+			// items this run read for it may go (a long initial sync holds less
+			// and less).
+			st.w.obs = [2]obs{}
+		}
 		if err != nil {
 			if r.goOn(ctx, err, &skipped) {
 				failed = cmp.Or(failed, err)
@@ -271,7 +282,7 @@ func (r *run) call(ctx context.Context, fn func() error) error {
 
 // read runs one change round of side s from cursor ("" = full).
 func (r *run) read(ctx context.Context, s Side, cursor string) (*view, error) {
-	v := &view{side: s, full: cursor == "", events: map[string]sdk.Event{}, removed: map[string]bool{}}
+	v := &view{side: s, full: cursor == "", events: map[string]*sdk.Event{}, removed: map[string]bool{}}
 	ep := r.link.endpoint(s)
 	cur := cursor
 	for page := 1; ; page++ {
@@ -295,7 +306,7 @@ func (r *run) read(ctx context.Context, s Side, cursor string) (*view, error) {
 				r.itemError("%s listed an item without id (%q); ignored", s, ev.Title)
 				continue
 			}
-			v.events[ev.ID] = ev
+			v.events[ev.ID] = &ev
 			delete(v.removed, ev.ID)
 		}
 		for _, id := range ch.Removed {
