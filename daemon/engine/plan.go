@@ -26,8 +26,8 @@ type obs struct {
 	kind obsKind
 	// ev is the item as listed or read: set with obsListed, with obsOut when
 	// read, and with obsGone when cancelled; nil otherwise.
-	ev *sdk.Event
-	read bool      // ev holds a read item (obsOut)
+	ev   *sdk.Event
+	read bool // ev holds a read item (obsOut)
 	// cancelled: the item is a meeting its organizer cancelled.
 	cancelled bool
 }
