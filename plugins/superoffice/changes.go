@@ -2,8 +2,10 @@ package superoffice
 
 import (
 	"bytes"
+	"cmp"
 	"compress/flate"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -71,9 +73,29 @@ func odataTime(t time.Time) string { return "'" + t.UTC().Format("2006-01-02T15:
 // scan lists the diary rows of owner matching extra, inside window when given,
 // by appointment id, paging by id.
 func (in *instance) scan(ctx context.Context, t sdk.Target, owner int, extra string, window *sdk.Window) ([]scanRow, error) {
+	res, err := in.scanDiary(ctx, t, owner, extra, window, nil)
+	return res.rows, err
+}
+
+// scanResult is what scanDiary found.
+type scanResult struct {
+	rows []scanRow
+	// digest identifies the answer when it was one page (bodyDigest), else nil.
+	digest []byte
+	// same: the answer's digest was the one to skip; rows were not read.
+	same bool
+	// bounds: the window starts and ends that keep the same rows (scanBounds;
+	// the fresh cut is left open), when a window was given.
+	bounds scanBounds
+}
+
+// scanDiary is scan, and when the answer is one page whose digest is skip, it
+// reads no rows and says so (same).
+func (in *instance) scanDiary(ctx context.Context, t sdk.Target, owner int, extra string, window *sdk.Window, skip []byte) (scanResult, error) {
+	res := scanResult{bounds: openBounds()}
 	loc, _, err := in.location(ctx, t)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	terms := extra
 	if window != nil {
@@ -90,7 +112,7 @@ func (in *instance) scan(ctx context.Context, t sdk.Target, owner int, extra str
 	last := 0
 	for page := 0; ; page++ {
 		if page > 100000 {
-			return nil, fmt.Errorf("scan of diary %d does not end", owner)
+			return res, fmt.Errorf("scan of diary %d does not end", owner)
 		}
 		f := terms
 		if last > 0 {
@@ -99,9 +121,20 @@ func (in *instance) scan(ctx context.Context, t sdk.Target, owner int, extra str
 		q := url.Values{"$select": {scanColumns}, "$filter": {scanFilter(owner, f)}, "$orderBy": {"appointmentId"},
 			"$top": {strconv.Itoa(in.scanPage)}, "$output": {"Logical"}}
 		pg := scanPage{loc: loc, rows: &out}
+		if page == 0 {
+			pg.skip = skip
+		}
 		before := len(out)
 		if _, err := in.get(ctx, t, "/v1/Appointment", q, &pg); err != nil {
-			return nil, fmt.Errorf("scan diary %d: %w", owner, err)
+			return res, fmt.Errorf("scan diary %d: %w", owner, err)
+		}
+		if pg.same {
+			res.digest, res.same = pg.digest, true
+			return res, nil
+		}
+		res.digest = pg.digest
+		if page > 0 {
+			res.digest = nil
 		}
 		// A server that pages by itself answers fewer rows with a next link; the
 		// keyset continuation covers both cases.
@@ -110,9 +143,13 @@ func (in *instance) scan(ctx context.Context, t sdk.Target, owner int, extra str
 		}
 		next := out[len(out)-1].id
 		if next <= last {
-			return nil, fmt.Errorf("scan diary %d: rows are not ordered by appointmentId", owner)
+			return res, fmt.Errorf("scan diary %d: rows are not ordered by appointmentId", owner)
 		}
 		last = next
+	}
+	var w windowNanos
+	if window != nil {
+		w = windowOf(window.Start, window.End)
 	}
 	kept := out[:0]
 	for _, r := range out {
@@ -122,12 +159,16 @@ func (in *instance) scan(ctx context.Context, t sdk.Target, owner int, extra str
 		if r.status == wire.StatusHidden {
 			continue
 		}
-		if window != nil && !window.Contains(r.start, r.end) {
-			continue
+		if window != nil {
+			res.bounds.window(w, r.start, r.end)
+			if !window.Contains(r.start, r.end) {
+				continue
+			}
 		}
 		kept = append(kept, r)
 	}
-	return kept, nil
+	res.rows = kept
+	return res, nil
 }
 
 // cursor is the state ListChanges hands out.
@@ -141,6 +182,15 @@ type cursor struct {
 	Snap    []byte `json:"s,omitempty"`
 	Pending []byte `json:"p,omitempty"`
 	Full    bool   `json:"f,omitempty"`
+	// Sum identifies the snapshot as written before compression (snapSum): a
+	// round whose scan gives the same sum, with the same Gone, changed nothing.
+	// Cursors without it are compared entry by entry.
+	Sum []byte `json:"h,omitempty"`
+	// Body and Keep let a round skip reading an answer it has seen
+	// (scanskip.go): the digest of the scan's answer when it was one page, and
+	// the bounds (scanBounds, in field order) within which it gives Snap.
+	Body []byte  `json:"b,omitempty"`
+	Keep []int64 `json:"k,omitempty"`
 	// Gone are the rows created here that this cursor already reported
 	// removed without ever having them in a snapshot (created.go).
 	Gone []int `json:"g,omitempty"`
@@ -202,9 +252,10 @@ func decompress(b []byte) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(b)), 512<<20))
 }
 
-func encodeSnap(pool *sync.Pool, es []snapEntry) []byte {
-	sort.Slice(es, func(i, j int) bool { return es[i].id < es[j].id })
-	buf := binary.AppendUvarint(nil, uint64(len(es)))
+// snapBytes writes a snapshot before compression, sorting it by id.
+func snapBytes(es []snapEntry) []byte {
+	slices.SortFunc(es, func(a, b snapEntry) int { return cmp.Compare(a.id, b.id) })
+	buf := binary.AppendUvarint(make([]byte, 0, 8+len(es)*10), uint64(len(es)))
 	prev := 0
 	for _, e := range es {
 		buf = binary.AppendUvarint(buf, uint64(e.id-prev))
@@ -212,14 +263,27 @@ func encodeSnap(pool *sync.Pool, es []snapEntry) []byte {
 		buf = binary.AppendVarint(buf, e.ts)
 		prev = e.id
 	}
-	return compress(pool, buf)
+	return buf
 }
 
-func decodeSnap(b []byte) ([]snapEntry, error) {
+// snapSum identifies a snapshot written by snapBytes.
+func snapSum(raw []byte) []byte {
+	sum := sha256.Sum256(raw)
+	return sum[:16]
+}
+
+// decodeSnap reads a compressed snapshot; it also returns it as snapBytes
+// wrote it.
+func decodeSnap(b []byte) ([]snapEntry, []byte, error) {
 	raw, err := decompress(b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	es, err := parseSnap(raw)
+	return es, raw, err
+}
+
+func parseSnap(raw []byte) ([]snapEntry, error) {
 	rd := bytes.NewReader(raw)
 	n, err := binary.ReadUvarint(rd)
 	if err != nil || n > 50_000_000 {
@@ -324,7 +388,11 @@ func (p *Provider) listChanges(ctx context.Context, t sdk.Target, req sdk.Change
 			return sdk.Changes{}, fmt.Errorf("list changes of %s: unreadable cursor: %w", t.Account, sdk.ErrFullSyncRequired)
 		}
 		if len(cur.Pending) > 0 {
-			return p.emit(ctx, in, t, owner, cur, pageSize, nil)
+			work, err := decodeWork(cur.Pending)
+			if err != nil {
+				return sdk.Changes{}, fmt.Errorf("list changes of %s: unreadable cursor: %w", t.Account, sdk.ErrFullSyncRequired)
+			}
+			return p.emit(ctx, in, t, owner, cur, work, pageSize, nil)
 		}
 	}
 	epoch, err := in.epoch(ctx, t)
@@ -341,23 +409,61 @@ func (p *Provider) listChanges(ctx context.Context, t sdk.Target, req sdk.Change
 			return sdk.Changes{}, fmt.Errorf("list changes of %s: time for a full read: %w", t.Account, sdk.ErrFullSyncRequired)
 		}
 	}
-	rows, err := in.scan(ctx, t, owner, "", &req.Window)
+	freshCut := now.Add(-freshMargin).Unix()
+	var skip []byte
+	if cur != nil && len(cur.Body) > 0 && boundsOf(cur.Keep).within(windowOf(req.Window.Start, req.Window.End), freshCut) {
+		skip = cur.Body
+	}
+	res, err := in.scanDiary(ctx, t, owner, "", &req.Window, skip)
 	if err != nil {
 		return sdk.Changes{}, fmt.Errorf("list changes of %s: %w", t.Account, err)
 	}
+	if res.same {
+		return p.sameAnswer(ctx, in, t, owner, cur, req, now, pageSize)
+	}
+	rows := res.rows
 	snap := make([]snapEntry, len(rows))
-	byID := make(map[int]scanRow, len(rows))
-	freshCut := now.Add(-freshMargin).Unix()
+	bounds := res.bounds
 	for i, r := range rows {
 		ts := r.ts().Unix()
+		bounds.fresh(freshCut, ts)
 		if ts >= freshCut {
 			ts = -ts // fresh: see freshMargin
 		}
 		snap[i] = snapEntry{id: r.id, rule: r.rule, ts: ts}
+	}
+	keep := bounds.list()
+	if res.digest == nil {
+		keep = nil
+	}
+	raw := snapBytes(snap) // sorts snap by id
+	sum := snapSum(raw)
+	present := func(id int) bool {
+		_, ok := slices.BinarySearchFunc(snap, id, func(e snapEntry, id int) int { return cmp.Compare(e.id, id) })
+		return ok
+	}
+	if cur != nil && bytes.Equal(cur.Sum, sum) {
+		// The diary's rows are those of the last round's snapshot: unless rows
+		// created here have vanished since (created.go), nothing changed. Its
+		// cursor then stays as it is (the snapshot is not compressed again),
+		// unless it still says that round was a full read or the answer's digest
+		// or bounds have moved.
+		if gone := in.created.vanished(owner, now, req.Window, present); slices.Equal(gone, cur.Gone) {
+			if !cur.Full && bytes.Equal(cur.Body, res.digest) && slices.Equal(cur.Keep, keep) {
+				return sdk.Changes{Cursor: req.Cursor}, nil
+			}
+			next := *cur
+			next.Full, next.Body, next.Keep = false, res.digest, keep
+			c, err := encodeCursor(&next)
+			return sdk.Changes{Cursor: c}, err
+		}
+	}
+	byID := make(map[int]scanRow, len(rows))
+	for _, r := range rows {
 		byID[r.id] = r
 	}
 	next := &cursor{V: 1, Acct: t.Account, WS: req.Window.Start.Unix(), WE: req.Window.End.Unix(), Epoch: epoch,
-		FullAt: now.Unix(), Full: cur == nil}
+		FullAt: now.Unix(), Full: cur == nil, Sum: sum, Body: res.digest, Keep: keep}
 	var removed []string
 	var work []workItem
 	rulesSeen := map[int]bool{}
@@ -380,7 +486,7 @@ func (p *Provider) listChanges(ctx context.Context, t sdk.Target, req sdk.Change
 		}
 	} else {
 		next.FullAt = cur.FullAt
-		old, err := decodeSnap(cur.Snap)
+		old, oldRaw, err := decodeSnap(cur.Snap)
 		if err != nil {
 			return sdk.Changes{}, fmt.Errorf("list changes of %s: unreadable cursor: %w", t.Account, sdk.ErrFullSyncRequired)
 		}
@@ -396,7 +502,7 @@ func (p *Provider) listChanges(ctx context.Context, t sdk.Target, req sdk.Change
 		}
 		// Rows created here after the old snapshot and deleted since (created.go),
 		// each reported once per cursor.
-		next.Gone = in.created.vanished(owner, now, req.Window, func(id int) bool { _, ok := byID[id]; return ok })
+		next.Gone = in.created.vanished(owner, now, req.Window, present)
 		for _, id := range next.Gone {
 			if _, seen := oldByID[id]; !seen && !slices.Contains(cur.Gone, id) {
 				removed = append(removed, strconv.Itoa(id))
@@ -415,19 +521,55 @@ func (p *Provider) listChanges(ctx context.Context, t sdk.Target, req sdk.Change
 			}
 			addRow(r)
 		}
+		if bytes.Equal(oldRaw, raw) {
+			next.Snap = cur.Snap // the same snapshot (a cursor without a sum)
+		}
 	}
 	sort.SliceStable(work, func(i, j int) bool { return work[i].start < work[j].start })
-	next.Snap = encodeSnap(&in.flate, snap)
-	next.Pending = encodeWork(&in.flate, work)
-	return p.emit(ctx, in, t, owner, next, pageSize, removed)
+	if next.Snap == nil {
+		next.Snap = compress(&in.flate, raw)
+	}
+	return p.emit(ctx, in, t, owner, next, work, pageSize, removed)
+}
+
+// sameAnswer ends a round whose scan answered as the last round's did, within
+// the bounds of the cursor cur (scanskip.go): the diary's rows are those of its
+// snapshot. Only rows created here and deleted since (created.go) can be news.
+func (p *Provider) sameAnswer(ctx context.Context, in *instance, t sdk.Target, owner int, cur *cursor, req sdk.ChangesRequest,
+	now time.Time, pageSize int) (sdk.Changes, error) {
+	var snap []snapEntry
+	var bad error
+	read := false
+	present := func(id int) bool {
+		if !read {
+			read = true
+			if snap, _, bad = decodeSnap(cur.Snap); bad != nil {
+				return true
+			}
+		}
+		_, ok := slices.BinarySearchFunc(snap, id, func(e snapEntry, id int) int { return cmp.Compare(e.id, id) })
+		return ok
+	}
+	gone := in.created.vanished(owner, now, req.Window, present)
+	if bad != nil {
+		return sdk.Changes{}, fmt.Errorf("list changes of %s: unreadable cursor: %w", t.Account, sdk.ErrFullSyncRequired)
+	}
+	if slices.Equal(gone, cur.Gone) && !cur.Full {
+		return sdk.Changes{Cursor: req.Cursor}, nil
+	}
+	next := *cur
+	next.Full, next.Gone = false, gone
+	var removed []string
+	for _, id := range gone {
+		if !slices.Contains(cur.Gone, id) {
+			removed = append(removed, strconv.Itoa(id))
+		}
+	}
+	return p.emit(ctx, in, t, owner, &next, nil, pageSize, removed)
 }
 
 // emit reads and returns the next page of a round's work.
-func (p *Provider) emit(ctx context.Context, in *instance, t sdk.Target, owner int, cur *cursor, pageSize int, removed []string) (sdk.Changes, error) {
-	work, err := decodeWork(cur.Pending)
-	if err != nil {
-		return sdk.Changes{}, fmt.Errorf("list changes of %s: unreadable cursor: %w", t.Account, sdk.ErrFullSyncRequired)
-	}
+func (p *Provider) emit(ctx context.Context, in *instance, t sdk.Target, owner int, cur *cursor, work []workItem, pageSize int, removed []string) (sdk.Changes, error) {
 	n := min(pageSize, len(work))
 	page, rest := work[:n], work[n:]
 	out := sdk.Changes{Full: cur.Full, Removed: removed}

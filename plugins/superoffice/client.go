@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"synchronizer/plugins/internal/retry"
@@ -254,10 +255,12 @@ func (in *instance) once(ctx context.Context, t sdk.Target, r request, body []by
 		return response{}, fmt.Errorf("%s %s: %w", r.method, r.path, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
+	buf := in.bodies.get(resp.ContentLength)
+	defer in.bodies.put(buf)
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxAnswer)); err != nil {
 		return response{}, fmt.Errorf("%s %s: read answer: %w", r.method, r.path, err)
 	}
+	raw := buf.Bytes() // the decoders below copy what they keep
 	out := response{status: resp.StatusCode, header: resp.Header}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		return out, &sdk.ThrottledError{RetryAfter: retry.After(resp.Header.Get("Retry-After"), in.now()),
@@ -291,6 +294,35 @@ func (in *instance) once(ctx context.Context, t sdk.Target, r request, body []by
 		}
 	}
 	return out, nil
+}
+
+// maxAnswer bounds the answer read of one request.
+const maxAnswer = 256 << 20
+
+// bodyPool keeps the buffers that answers are read into: a diary scan answers
+// hundreds of kilobytes on every round of every link.
+type bodyPool struct{ p sync.Pool }
+
+// maxPooledBody: larger buffers are left to the collector.
+const maxPooledBody = 8 << 20
+
+func (bp *bodyPool) get(size int64) *bytes.Buffer {
+	b, _ := bp.p.Get().(*bytes.Buffer)
+	if b == nil {
+		b = new(bytes.Buffer)
+	}
+	if size > 0 && size <= maxAnswer {
+		b.Grow(int(size) + bytes.MinRead) // ReadFrom wants room to see the end
+	}
+	return b
+}
+
+func (bp *bodyPool) put(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBody {
+		return
+	}
+	b.Reset()
+	bp.p.Put(b)
 }
 
 // encodeQuery encodes like url.Values.Encode but keeps OData's $ and spaces

@@ -87,15 +87,17 @@ func (c *clock) Add(d time.Duration) {
 
 // env is one emulated tenant with a configured provider.
 type env struct {
-	t     testing.TB
-	clk   *clock
-	so    *sotest.Server
-	srv   *httptest.Server
-	p     *superoffice.Provider
-	log   *sdk.RequestLog
-	user1 int
-	user2 int
-	room1 int
+	t   testing.TB
+	clk *clock
+	so  *sotest.Server
+	srv *httptest.Server
+	p   *superoffice.Provider
+	log *sdk.RequestLog
+	// settings configured the provider's instance "acme".
+	settings map[string]string
+	user1    int
+	user2    int
+	room1    int
 }
 
 type envOpt func(*sotest.Options, map[string]string)
@@ -113,7 +115,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	so := sotest.New(o)
 	srv := httptest.NewServer(so)
 	t.Cleanup(func() { srv.Close(); so.Close() })
-	e := &env{t: t, clk: clk, so: so, srv: srv, log: &sdk.RequestLog{}}
+	e := &env{t: t, clk: clk, so: so, srv: srv, log: &sdk.RequestLog{}, settings: settings}
 	var err error
 	if e.user1, err = so.AddUser(sotest.User{Login: "USER1", FullName: "User One", Email: "user1@so.test", Admin: true, Password: "pw1"}); err != nil {
 		t.Fatal(err)

@@ -104,6 +104,8 @@ type instance struct {
 	orphans map[string]orphan
 	// flate keeps the cursors' compressors for reuse (changes.go).
 	flate sync.Pool
+	// bodies keeps the buffers answers are read into (client.go).
+	bodies bodyPool
 	// created remembers the rows created here lately (created.go).
 	created createdLog
 }

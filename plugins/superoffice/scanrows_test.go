@@ -161,19 +161,23 @@ func referenceScan(body []byte, loc *time.Location) ([]scanRow, bool, error) {
 		return nil, false, err
 	}
 	var out []scanRow
-	for _, v := range page.Value {
-		r := scanRow{id: intOf(v["appointmentId"]), rule: intOf(v["recurrenceRuleId"]), typ: intOf(v["rawType"]), status: intOf(v["rawStatus"])}
+	for _, m := range page.Value {
+		v := map[string]any{} // names match without regard to case
+		for k, x := range m {
+			v[strings.ToLower(k)] = x
+		}
+		r := scanRow{id: intOf(v["appointmentid"]), rule: intOf(v["recurrenceruleid"]), typ: intOf(v["rawtype"]), status: intOf(v["rawstatus"])}
 		if r.id == 0 {
-			r.id, _ = strconv.Atoi(strOf(v["PrimaryKey"]))
+			r.id, _ = strconv.Atoi(strOf(v["primarykey"]))
 		}
 		if r.id == 0 {
 			return nil, false, fmt.Errorf("no id")
 		}
 		var errs [4]error
 		r.start, _, errs[0] = wire.ParseDate(strOf(v["date"]), loc)
-		r.end, _, errs[1] = wire.ParseDate(strOf(v["endDate"]), loc)
-		r.registered, _, errs[2] = wire.ParseDate(strOf(v["registeredDate"]), time.UTC)
-		r.updated, _, errs[3] = wire.ParseDate(strOf(v["updatedDate"]), time.UTC)
+		r.end, _, errs[1] = wire.ParseDate(strOf(v["enddate"]), loc)
+		r.registered, _, errs[2] = wire.ParseDate(strOf(v["registereddate"]), time.UTC)
+		r.updated, _, errs[3] = wire.ParseDate(strOf(v["updateddate"]), time.UTC)
 		for _, err := range errs {
 			if err != nil {
 				return nil, false, err
@@ -275,8 +279,10 @@ func TestScanPageAgreesWithEncodingJSON(t *testing.T) {
 				continue
 			}
 			if err != nil {
+				// Stricter than the generic reading on purpose: a column of the
+				// wrong kind, an id beyond any int.
 				if !strings.Contains(err.Error(), "is not a date") && !strings.Contains(err.Error(), "is not an") &&
-					!strings.Contains(err.Error(), "want a string") {
+					!strings.Contains(err.Error(), "want a string") && !strings.Contains(err.Error(), "out of range") {
 					t.Fatalf("%s: %v, but encoding/json reads it", b, err)
 				}
 				continue
