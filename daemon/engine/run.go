@@ -36,7 +36,9 @@ type run struct {
 	// settled are intents resolved by the listing, dropped in the final commit.
 	settled []string
 	// incomplete: something must be looked at again, so the cursors stay.
-	incomplete    bool
+	incomplete bool
+	// idle: neither side reported a change.
+	idle          bool
 	throttleWaits int
 	guardErr      error
 	// pend holds records that wait for the run's next commit, ahead the intents
@@ -126,10 +128,12 @@ func (r *run) do(ctx context.Context) error {
 
 	sweep := r.mt != nil && !r.e.swept(r.link.Key)
 	if r.idx == nil && r.views[0].empty() && r.views[1].empty() && !sweep && !(r.mt != nil && r.e.hasWaiting(r.link.Key)) {
-		// Idle: nothing changed on either side. Store moved cursors only.
+		// Idle: nothing changed on either side. Store moved cursors only, and
+		// only now and then (cursorRefresh).
 		if r.opts.DryRun {
 			return nil
 		}
+		r.idle = true
 		return r.commitEnd(ctx)
 	}
 	if r.idx == nil {
@@ -213,6 +217,11 @@ func (r *run) loadPairs(ctx context.Context) error {
 	return nil
 }
 
+// cursorRefresh is how long the cursor of a side that keeps reporting nothing
+// is kept before the newer one a round returned is stored; an idle run within
+// it writes nothing to the store.
+const cursorRefresh = time.Hour
+
 // commitEnd records what the run settled without a write, and the new cursors.
 func (r *run) commitEnd(ctx context.Context) error {
 	var b Batch
@@ -238,11 +247,18 @@ func (r *run) commitEnd(ctx context.Context) error {
 		for _, s := range sides {
 			i := s.index()
 			v := r.views[i]
-			next := CursorState{Token: v.cursor, Fingerprint: r.fingerprint, FullAt: r.cursors[i].FullAt}
+			prev := r.cursors[i]
+			next := CursorState{Token: v.cursor, Fingerprint: r.fingerprint, FullAt: prev.FullAt, Saved: r.now}
 			if v.full {
 				next.FullAt = r.now
 			}
-			if r.hadCursor[i] && next == r.cursors[i] {
+			same := r.hadCursor[i] && next.Token == prev.Token && next.Fingerprint == prev.Fingerprint && next.FullAt.Equal(prev.FullAt)
+			// After a round that found nothing, the stored cursor yields what the
+			// new one would (both see every change since; services take old
+			// cursors back for days), so it stays until it is cursorRefresh old.
+			keep := r.idle && r.hadCursor[i] && prev.Token != "" && !v.full && prev.Fingerprint == next.Fingerprint &&
+				!prev.Saved.IsZero() && r.now.Sub(prev.Saved) < cursorRefresh && r.now.Sub(prev.Saved) >= 0
+			if same || keep {
 				continue
 			}
 			b.Cursors[s] = next

@@ -151,6 +151,10 @@ type CursorState struct {
 	Fingerprint string `json:"fingerprint,omitempty"`
 	// FullAt is when this side was last read in full.
 	FullAt time.Time `json:"full_at,omitzero"`
+	// Saved is when the cursor was stored (zero: before this was kept). A
+	// round that found nothing keeps the stored cursor while it is younger
+	// than cursorRefresh (run.go), so an idle run writes nothing.
+	Saved time.Time `json:"saved,omitzero"`
 }
 
 // Batch is one atomic change of a link's state.
