@@ -1,9 +1,12 @@
 package sotest
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +35,20 @@ type column struct {
 	kind    colKind
 	raw     func(row any) any    // int, time.Time, bool, string
 	display func(row any) string // SLIM value (colAssoc, colList)
+	// num and at, when set, give raw's int or time.Time without boxing it:
+	// searches read them for every row.
+	num func(row any) int
+	at  func(row any) time.Time
+}
+
+// intCol and dateCol are columns of an int and of a time (kind colLocalDate or
+// colUTCDate) with their typed readers.
+func intCol(kind colKind, f func(row any) int) column {
+	return column{kind: kind, raw: func(r any) any { return f(r) }, num: f}
+}
+
+func dateCol(kind colKind, f func(row any) time.Time) column {
+	return column{kind: kind, raw: func(r any) any { return f(r) }, at: f}
 }
 
 type archive struct {
@@ -58,24 +75,25 @@ func (s *Server) appointmentArchive(z zone) *archive {
 		return ""
 	}
 	cols := map[string]column{
-		"appointmentId":    {kind: colInt, raw: func(r any) any { return ap(r).id }},
-		"associateId":      {kind: colAssoc, raw: func(r any) any { return ap(r).assoc }, display: func(r any) string { return assocName(ap(r).assoc) }},
-		"date":             {kind: colLocalDate, raw: func(r any) any { return ap(r).start }},
-		"endDate":          {kind: colLocalDate, raw: func(r any) any { return ap(r).end }},
+		"appointmentId": intCol(colInt, func(r any) int { return ap(r).id }),
+		"associateId": {kind: colAssoc, raw: func(r any) any { return ap(r).assoc }, num: func(r any) int { return ap(r).assoc },
+			display: func(r any) string { return assocName(ap(r).assoc) }},
+		"date":             dateCol(colLocalDate, func(r any) time.Time { return ap(r).start }),
+		"endDate":          dateCol(colLocalDate, func(r any) time.Time { return ap(r).end }),
 		"time":             {kind: colString, raw: func(r any) any { return ap(r).start.In(z.loc).Format("15:04") }},
 		"endTime":          {kind: colString, raw: func(r any) any { return ap(r).end.In(z.loc).Format("15:04") }},
 		"type":             {kind: colList, raw: func(r any) any { return ap(r).task }, display: func(r any) string { return st.taskName(ap(r).task) }},
-		"rawType":          {kind: colInt, raw: func(r any) any { return ap(r).typ }},
-		"rawStatus":        {kind: colInt, raw: func(r any) any { return ap(r).status }},
+		"rawType":          intCol(colInt, func(r any) int { return ap(r).typ }),
+		"rawStatus":        intCol(colInt, func(r any) int { return ap(r).status }),
 		"text":             {kind: colString, raw: func(r any) any { return ap(r).text }},
 		"location":         {kind: colString, raw: func(r any) any { return ap(r).location }},
 		"completed":        {kind: colBool, raw: func(r any) any { return ap(r).status == wire.StatusCompleted }},
 		"alarm":            {kind: colBool, raw: func(r any) any { return ap(r).alarm }},
 		"recurring":        {kind: colBool, raw: func(r any) any { return ap(r).rule != 0 }},
 		"booking":          {kind: colBool, raw: func(r any) any { return ap(r).mother != 0 }},
-		"recurrenceRuleId": {kind: colInt, raw: func(r any) any { return ap(r).rule }},
-		"updatedDate":      {kind: colUTCDate, raw: func(r any) any { return ap(r).updated }},
-		"registeredDate":   {kind: colUTCDate, raw: func(r any) any { return ap(r).registered }},
+		"recurrenceRuleId": intCol(colInt, func(r any) int { return ap(r).rule }),
+		"updatedDate":      dateCol(colUTCDate, func(r any) time.Time { return ap(r).updated }),
+		"registeredDate":   dateCol(colUTCDate, func(r any) time.Time { return ap(r).registered }),
 		"updatedBy":        {kind: colAssoc, raw: func(r any) any { return ap(r).updBy }, display: func(r any) string { return assocName(ap(r).updBy) }},
 		"registeredBy":     {kind: colAssoc, raw: func(r any) any { return ap(r).regBy }, display: func(r any) string { return assocName(ap(r).regBy) }},
 		"personId":         {kind: colInt, raw: func(r any) any { return ap(r).personID }},
@@ -256,117 +274,186 @@ func unquote(s string) string {
 	return s
 }
 
-// match evaluates a condition on a row.
-func (cd condition) match(row any, z zone, now time.Time) (bool, error) {
-	raw := cd.c.raw(row)
-	op := strings.ToLower(cd.op)
-	need := func(n int) error {
-		if len(cd.args) < n {
-			return odataErr{fmt.Sprintf("operator %s on %s needs %d value(s)", cd.op, cd.col, n)}
-		}
-		return nil
+// matcher is a condition ready to test rows: its operator lower-cased and its
+// values read once (as ints or dates, when the rows' column calls for them),
+// with what was wrong with them reported at the first row, as reading them for
+// every row did.
+type matcher struct {
+	condition
+	op string
+
+	intsRead bool
+	ints     []int
+	intsErr  error
+
+	timesRead bool
+	times     []time.Time
+	timesErr  error
+
+	lower []string // the values lower-cased (string columns)
+}
+
+func newMatcher(cd condition) *matcher {
+	m := &matcher{condition: cd, op: strings.ToLower(cd.op)}
+	for _, a := range cd.args {
+		m.lower = append(m.lower, strings.ToLower(a))
 	}
-	switch v := raw.(type) {
-	case int:
-		ints := func() ([]int, error) {
-			var out []int
-			for _, a := range cd.args {
-				n, err := strconv.Atoi(strings.TrimSpace(a))
-				if err != nil {
-					return nil, odataErr{fmt.Sprintf("%s: %q is not a number", cd.col, a)}
-				}
-				out = append(out, n)
+	return m
+}
+
+func (m *matcher) need(n int) error {
+	if len(m.args) < n {
+		return odataErr{fmt.Sprintf("operator %s on %s needs %d value(s)", m.condition.op, m.col, n)}
+	}
+	return nil
+}
+
+func (m *matcher) intArgs() ([]int, error) {
+	if !m.intsRead {
+		m.intsRead = true
+		for _, a := range m.args {
+			n, err := strconv.Atoi(strings.TrimSpace(a))
+			if err != nil {
+				m.intsErr = odataErr{fmt.Sprintf("%s: %q is not a number", m.col, a)}
+				break
 			}
-			return out, nil
+			m.ints = append(m.ints, n)
 		}
-		ns, err := ints()
+	}
+	return m.ints, m.intsErr
+}
+
+func (m *matcher) timeArgs(loc *time.Location) ([]time.Time, error) {
+	if !m.timesRead {
+		m.timesRead = true
+		for _, a := range m.args {
+			t, _, err := wire.ParseDate(a, loc)
+			if err != nil {
+				m.timesErr = odataErr{fmt.Sprintf("%s: %v", m.col, err)}
+				break
+			}
+			m.times = append(m.times, t)
+		}
+	}
+	return m.times, m.timesErr
+}
+
+// match evaluates the condition on a row.
+func (m *matcher) match(row any, z zone, now time.Time) (bool, error) {
+	switch {
+	case m.c.num != nil:
+		return m.matchInt(m.c.num(row))
+	case m.c.at != nil:
+		return m.matchTime(m.c.at(row), z, now)
+	}
+	switch v := m.c.raw(row).(type) {
+	case int:
+		return m.matchInt(v)
+	case time.Time:
+		return m.matchTime(v, z, now)
+	}
+	return m.matchOther(row)
+}
+
+func (m *matcher) matchInt(v int) (bool, error) {
+	op := m.op
+	{
+		ns, err := m.intArgs()
 		if err != nil {
 			return false, err
 		}
 		switch op {
 		case "eq", "ne", "lt", "gt", "le", "ge":
-			if err := need(1); err != nil {
+			if err := m.need(1); err != nil {
 				return false, err
 			}
 			n := ns[0]
-			return map[string]bool{"eq": v == n, "ne": v != n, "lt": v < n, "gt": v > n, "le": v <= n, "ge": v >= n}[op], nil
+			switch op {
+			case "eq":
+				return v == n, nil
+			case "ne":
+				return v != n, nil
+			case "lt":
+				return v < n, nil
+			case "gt":
+				return v > n, nil
+			case "le":
+				return v <= n, nil
+			}
+			return v >= n, nil
 		case "between":
-			if err := need(2); err != nil {
+			if err := m.need(2); err != nil {
 				return false, err
 			}
 			return v >= ns[0] && v <= ns[1], nil
 		case "oneof", "associateisoneof", "in":
-			for _, n := range ns {
-				if v == n {
-					return true, nil
-				}
-			}
-			return false, nil
+			return slices.Contains(ns, v), nil
 		case "associateisnotoneof", "notoneof":
-			for _, n := range ns {
-				if v == n {
-					return false, nil
-				}
-			}
-			return true, nil
+			return !slices.Contains(ns, v), nil
 		}
-	case time.Time:
+	}
+	return false, m.unsupported()
+}
+
+func (m *matcher) unsupported() error {
+	return odataErr{fmt.Sprintf("operator %q is not supported on %s", m.condition.op, m.col)}
+}
+
+func (m *matcher) matchTime(v time.Time, z zone, now time.Time) (bool, error) {
+	op := m.op
+	{
 		loc := z.loc
-		if cd.c.kind == colUTCDate {
+		if m.c.kind == colUTCDate {
 			loc = time.UTC
 		}
-		times := make([]time.Time, len(cd.args))
-		for i, a := range cd.args {
-			t, _, err := wire.ParseDate(a, loc)
-			if err != nil {
-				return false, odataErr{fmt.Sprintf("%s: %v", cd.col, err)}
-			}
-			times[i] = t
+		times, err := m.timeArgs(loc)
+		if err != nil {
+			return false, err
 		}
 		day := func(t time.Time) civilDate { return dateOf(t.In(loc)) }
 		switch op {
 		case "beforetime", "lt":
-			if err := need(1); err != nil {
+			if err := m.need(1); err != nil {
 				return false, err
 			}
 			return v.Before(times[0]), nil
 		case "aftertime", "gt":
-			if err := need(1); err != nil {
+			if err := m.need(1); err != nil {
 				return false, err
 			}
 			return v.After(times[0]), nil
 		case "datetime", "eq":
-			if err := need(1); err != nil {
+			if err := m.need(1); err != nil {
 				return false, err
 			}
 			return v.Equal(times[0]), nil
 		case "le":
-			if err := need(1); err != nil {
+			if err := m.need(1); err != nil {
 				return false, err
 			}
 			return !v.After(times[0]), nil
 		case "ge":
-			if err := need(1); err != nil {
+			if err := m.need(1); err != nil {
 				return false, err
 			}
 			return !v.Before(times[0]), nil
 		case "before":
-			if err := need(1); err != nil {
+			if err := m.need(1); err != nil {
 				return false, err
 			}
 			return day(v).before(day(times[0])), nil
 		case "after":
-			if err := need(1); err != nil {
+			if err := m.need(1); err != nil {
 				return false, err
 			}
 			return day(times[0]).before(day(v)), nil
 		case "date":
-			if err := need(1); err != nil {
+			if err := m.need(1); err != nil {
 				return false, err
 			}
 			return day(v) == day(times[0]), nil
 		case "between", "datebetween":
-			if err := need(2); err != nil {
+			if err := m.need(2); err != nil {
 				return false, err
 			}
 			d := day(v)
@@ -374,13 +461,20 @@ func (cd condition) match(row any, z zone, now time.Time) (bool, error) {
 		case "today":
 			return day(v) == day(now), nil
 		}
+	}
+	return false, m.unsupported()
+}
+
+func (m *matcher) matchOther(row any) (bool, error) {
+	op := m.op
+	switch v := m.c.raw(row).(type) {
 	case bool:
 		switch op {
 		case "eq", "ne":
-			if err := need(1); err != nil {
+			if err := m.need(1); err != nil {
 				return false, err
 			}
-			want := strings.EqualFold(cd.args[0], "true") || cd.args[0] == "1"
+			want := strings.EqualFold(m.args[0], "true") || m.args[0] == "1"
 			return (v == want) == (op == "eq"), nil
 		case "set":
 			return v, nil
@@ -388,34 +482,36 @@ func (cd condition) match(row any, z zone, now time.Time) (bool, error) {
 			return !v, nil
 		}
 	case string:
-		if err := need(1); err != nil && op != "isempty" && op != "isnotempty" {
+		if err := m.need(1); err != nil && op != "isempty" && op != "isnotempty" {
 			return false, err
 		}
 		lv := strings.ToLower(v)
 		switch op {
 		case "eq", "is":
-			return strings.EqualFold(v, cd.args[0]), nil
+			return strings.EqualFold(v, m.args[0]), nil
 		case "ne", "notis":
-			return !strings.EqualFold(v, cd.args[0]), nil
+			return !strings.EqualFold(v, m.args[0]), nil
 		case "contains":
-			return strings.Contains(lv, strings.ToLower(cd.args[0])), nil
+			return strings.Contains(lv, m.lower[0]), nil
 		case "notcontains":
-			return !strings.Contains(lv, strings.ToLower(cd.args[0])), nil
+			return !strings.Contains(lv, m.lower[0]), nil
 		case "begins":
-			return strings.HasPrefix(lv, strings.ToLower(cd.args[0])), nil
+			return strings.HasPrefix(lv, m.lower[0]), nil
 		case "ends":
-			return strings.HasSuffix(lv, strings.ToLower(cd.args[0])), nil
+			return strings.HasSuffix(lv, m.lower[0]), nil
 		case "isempty":
 			return v == "", nil
 		case "isnotempty":
 			return v != "", nil
 		}
 	}
-	return false, odataErr{fmt.Sprintf("operator %q is not supported on %s", cd.op, cd.col)}
+	return false, m.unsupported()
 }
 
-// search runs an OData query over rows and answers it.
-func (c *call) search(a *archive, rows []any) {
+// search runs an OData query over rows and returns its answer; on a bad query
+// it has answered with the error itself and returns false. It runs under the
+// server's lock (rows are the store's); the caller sends the answer after.
+func (c *call) search(a *archive, rows []any) ([]byte, bool) {
 	logical := strings.EqualFold(c.q.Get("$output"), "Logical") || strings.EqualFold(c.q.Get("$output"), "Raw") ||
 		strings.EqualFold(c.q.Get("$mode"), "Full")
 	var selected []string
@@ -425,7 +521,7 @@ func (c *call) search(a *archive, rows []any) {
 			name, _, ok := a.col(n)
 			if !ok {
 				c.err(http.StatusBadRequest, "SoArchiveException", fmt.Sprintf("Unknown column %q in $select of %s", n, a.name))
-				return
+				return nil, false
 			}
 			selected = append(selected, name)
 		}
@@ -433,24 +529,27 @@ func (c *call) search(a *archive, rows []any) {
 		for _, n := range a.names {
 			selected = append(selected, n)
 		}
-		sort.Strings(selected)
 	}
 	conds, err := parseFilter(a, c.q.Get("$filter"))
 	if err != nil {
 		c.err(http.StatusBadRequest, "SoArchiveException", err.Error())
-		return
+		return nil, false
+	}
+	matchers := make([]*matcher, len(conds))
+	for i, cd := range conds {
+		matchers[i] = newMatcher(cd)
 	}
 	now := c.s.now()
 	var hits []any
 	for _, r := range rows {
 		ok := true
-		for _, cd := range conds {
-			m, err := cd.match(r, c.z, now)
+		for _, m := range matchers {
+			hit, err := m.match(r, c.z, now)
 			if err != nil {
 				c.err(http.StatusBadRequest, "SoArchiveException", err.Error())
-				return
+				return nil, false
 			}
-			if !m {
+			if !hit {
 				ok = false
 				break
 			}
@@ -461,13 +560,13 @@ func (c *call) search(a *archive, rows []any) {
 	}
 	if err := sortRowsBy(a, hits, c.q.Get("$orderby")); err != nil {
 		c.err(http.StatusBadRequest, "SoArchiveException", err.Error())
-		return
+		return nil, false
 	}
 	skip, _ := queryInt(c.q, "$skip")
 	top, hasTop := queryInt(c.q, "$top")
 	if skip < 0 || top < 0 {
 		c.err(http.StatusBadRequest, "SoArchiveException", "$top and $skip must not be negative")
-		return
+		return nil, false
 	}
 	if skip > len(hits) {
 		skip = len(hits)
@@ -490,16 +589,116 @@ func (c *call) search(a *archive, rows []any) {
 		link := requestBase(c.r) + u.RequestURI()
 		next = &link
 	}
-	out := wire.ODataResponse{Metadata: c.base + "/v1/Archive/$metadata", NextLink: next, Value: make([]map[string]any, 0, limit)}
-	for _, r := range hits[:limit] {
-		m := map[string]any{"PrimaryKey": strconv.Itoa(a.key(r)), "EntityName": a.entity}
-		for _, n := range selected {
-			_, col, _ := a.col(n)
-			m[n] = renderValue(col, r, logical, c.z)
-		}
-		out.Value = append(out.Value, m)
+	return renderSearch(a, hits[:limit], selected, logical, c.z, c.base+"/v1/Archive/$metadata", next), true
+}
+
+// renderSearch writes the answer of a search as encoding/json wrote its
+// wire.ODataResponse: members in the order of their names, rows' members too.
+func renderSearch(a *archive, rows []any, selected []string, logical bool, z zone, metadata string, next *string) []byte {
+	type member struct {
+		name string
+		col  column
+		key  int // 1 PrimaryKey, 2 EntityName
 	}
-	c.json(http.StatusOK, out)
+	var members []member
+	seen := map[string]bool{"PrimaryKey": true, "EntityName": true}
+	members = append(members, member{name: "PrimaryKey", key: 1}, member{name: "EntityName", key: 2})
+	for _, n := range selected {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		_, col, _ := a.col(n)
+		members = append(members, member{name: n, col: col})
+	}
+	slices.SortFunc(members, func(x, y member) int { return strings.Compare(x.name, y.name) })
+	heads := make([][]byte, len(members)) // `"name":`, with the comma before all but the first
+	for i, m := range members {
+		h := []byte{}
+		if i > 0 {
+			h = append(h, ',')
+		}
+		h = appendJSONString(h, m.name)
+		heads[i] = append(h, ':')
+	}
+	buf := make([]byte, 0, 256+len(rows)*40*len(members))
+	buf = append(buf, `{"odata.metadata":`...)
+	buf = appendJSONString(buf, metadata)
+	buf = append(buf, `,"odata.nextLink":`...)
+	if next == nil {
+		buf = append(buf, "null"...)
+	} else {
+		buf = appendJSONString(buf, *next)
+	}
+	buf = append(buf, `,"value":[`...)
+	for i, r := range rows {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '{')
+		for k, m := range members {
+			buf = append(buf, heads[k]...)
+			switch {
+			case m.key == 1:
+				buf = append(buf, '"')
+				buf = strconv.AppendInt(buf, int64(a.key(r)), 10)
+				buf = append(buf, '"')
+			case m.key == 2:
+				buf = appendJSONString(buf, a.entity)
+			case m.col.at != nil && m.col.kind == colLocalDate:
+				buf = append(buf, '"')
+				buf = wire.AppendDate(buf, m.col.at(r), z.loc, z.offset)
+				buf = append(buf, '"')
+			case m.col.at != nil && m.col.kind == colUTCDate:
+				buf = append(buf, '"')
+				buf = wire.AppendDate(buf, m.col.at(r), time.UTC, z.offset)
+				buf = append(buf, '"')
+			case m.col.num != nil && (m.col.kind == colInt || logical):
+				buf = strconv.AppendInt(buf, int64(m.col.num(r)), 10)
+			default:
+				buf = appendJSONValue(buf, renderValue(m.col, r, logical, z))
+			}
+		}
+		buf = append(buf, '}')
+	}
+	return append(buf, "]}"...)
+}
+
+// appendJSONValue appends v as encoding/json (HTML escaping off) writes it.
+func appendJSONValue(buf []byte, v any) []byte {
+	switch x := v.(type) {
+	case int:
+		return strconv.AppendInt(buf, int64(x), 10)
+	case bool:
+		return strconv.AppendBool(buf, x)
+	case string:
+		return appendJSONString(buf, x)
+	}
+	return appendEncoded(buf, v)
+}
+
+// appendEncoded appends v through encoding/json, HTML escaping off.
+func appendEncoded(buf []byte, v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return append(buf, "null"...)
+	}
+	return append(buf, bytes.TrimRight(b.Bytes(), "\n")...)
+}
+
+// appendJSONString appends s quoted as encoding/json (HTML escaping off)
+// quotes it: plain printable ASCII as it is, anything else through the encoder.
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return appendEncoded(buf, s)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
 }
 
 func renderValue(col column, r any, logical bool, z zone) any {
@@ -516,6 +715,13 @@ func renderValue(col column, r any, logical bool, z zone) any {
 	default:
 		return col.raw(r)
 	}
+}
+
+// sortKey is one row's value of one $orderBy column, read once for the sort.
+type sortKey struct {
+	i int64
+	t time.Time
+	s string
 }
 
 func sortRowsBy(a *archive, rows []any, orderBy string) error {
@@ -535,47 +741,80 @@ func sortRowsBy(a *archive, rows []any, orderBy string) error {
 		}
 		keys = append(keys, key{col: c, desc: len(f) > 1 && strings.EqualFold(f[1], "desc")})
 	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		for _, k := range keys {
-			cmp := compare(k.col.raw(rows[i]), k.col.raw(rows[j]))
-			if cmp != 0 {
-				return (cmp < 0) != k.desc
+	type item struct {
+		row  any
+		id   int
+		keys []sortKey
+	}
+	items := make([]item, len(rows))
+	all := make([]sortKey, len(rows)*len(keys))
+	for i, r := range rows {
+		ks := all[i*len(keys) : (i+1)*len(keys)]
+		for k, kk := range keys {
+			switch {
+			case kk.col.num != nil:
+				ks[k].i = int64(kk.col.num(r))
+				continue
+			case kk.col.at != nil:
+				ks[k].t = kk.col.at(r)
+				continue
+			}
+			switch v := kk.col.raw(r).(type) {
+			case int:
+				ks[k].i = int64(v)
+			case bool:
+				if v {
+					ks[k].i = 1
+				}
+			case time.Time:
+				ks[k].t = v
+			case string:
+				ks[k].s = strings.ToLower(v)
 			}
 		}
-		return a.key(rows[i]) < a.key(rows[j])
+		items[i] = item{row: r, id: a.key(r), keys: ks}
+	}
+	sort.SliceStable(items, func(i, j int) bool {
+		for k, kk := range keys {
+			x, y := items[i].keys[k], items[j].keys[k]
+			cmp := 0
+			switch {
+			case x.i != y.i:
+				cmp = compareInts(x.i, y.i)
+			case !x.t.Equal(y.t):
+				cmp = x.t.Compare(y.t)
+			default:
+				cmp = strings.Compare(x.s, y.s)
+			}
+			if cmp != 0 {
+				return (cmp < 0) != kk.desc
+			}
+		}
+		return items[i].id < items[j].id
 	})
+	for i := range items {
+		rows[i] = items[i].row
+	}
 	return nil
 }
 
-func compare(x, y any) int {
-	switch a := x.(type) {
-	case int:
-		b := y.(int)
-		switch {
-		case a < b:
-			return -1
-		case a > b:
-			return 1
-		}
-	case time.Time:
-		return a.Compare(y.(time.Time))
-	case string:
-		return strings.Compare(strings.ToLower(a), strings.ToLower(y.(string)))
-	case bool:
-		b := y.(bool)
-		if a != b {
-			if !a {
-				return -1
-			}
-			return 1
-		}
+func compareInts(a, b int64) int {
+	if a < b {
+		return -1
 	}
-	return 0
+	return 1
 }
 
 func (c *call) appointmentSearch() {
 	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
+	body, ok := c.appointmentRows()
+	c.s.mu.Unlock()
+	if ok {
+		writeRawJSON(c.w, http.StatusOK, body)
+	}
+}
+
+func (c *call) appointmentRows() ([]byte, bool) {
 	a := c.s.appointmentArchive(c.z)
 	// Narrow by diary owner first: every diary query names its associates.
 	var rows []any
@@ -591,7 +830,7 @@ func (c *call) appointmentSearch() {
 			rows = append(rows, c.s.st.appts[id])
 		}
 	}
-	c.search(a, rows)
+	return c.search(a, rows)
 }
 
 // ownersOf extracts the ids of an "associateId associateIsOneOf (..)" or
@@ -631,12 +870,15 @@ func ownersOf(filter string) []int {
 
 func (c *call) userSearch() {
 	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
 	var rows []any
 	for _, id := range sortedKeys(c.s.st.assocs) {
 		rows = append(rows, c.s.st.assocs[id])
 	}
-	c.search(c.s.userArchive(), rows)
+	body, ok := c.search(c.s.userArchive(), rows)
+	c.s.mu.Unlock()
+	if ok {
+		writeRawJSON(c.w, http.StatusOK, body)
+	}
 }
 
 // nextLinkOf is used by tests: the URL values of a next link.

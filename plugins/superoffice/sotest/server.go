@@ -285,6 +285,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(bytes.TrimRight(buf.Bytes(), "\n"))
 }
 
+// writeRawJSON answers with a body already encoded.
+func writeRawJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
 // writeError answers with the WebAPI's error envelope.
 func writeError(w http.ResponseWriter, status int, typ, msg string) {
 	writeJSON(w, status, wire.Error{Error: true, ErrorType: typ, ErrorMessage: msg,
