@@ -43,7 +43,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"sort"
 	"strconv"
 	"syscall"
 	"time"
@@ -108,6 +107,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger (slog.Default when nil).
 	Logger *slog.Logger
+	// RunFlush bounds how long the end of a link's last run may wait in memory
+	// before it is written (DefaultRunFlush when zero; see linkrows.go).
+	RunFlush time.Duration
 
 	migrations []migration // tests swap the list
 }
@@ -121,6 +123,8 @@ type Bolt struct {
 	now    func() time.Time
 	log    *slog.Logger
 	path   string
+
+	rows linkRows // linkrows.go
 }
 
 var _ Store = (*Bolt)(nil)
@@ -159,6 +163,10 @@ func Open(dataDir string, opts Options) (*Bolt, error) {
 		return nil, err
 	}
 	b := &Bolt{db: db, cipher: opts.Cipher, now: opts.Now, log: opts.Logger, path: path}
+	b.rows.flushAfter = opts.RunFlush
+	if b.rows.flushAfter <= 0 {
+		b.rows.flushAfter = DefaultRunFlush
+	}
 	if err := b.migrate(existing, opts.migrations); err != nil {
 		db.Close()
 		return nil, err
@@ -402,8 +410,12 @@ func (b *Bolt) checkKey() error {
 // Path is the state file's path.
 func (b *Bolt) Path() string { return b.path }
 
-// Close closes the file and releases its lock.
-func (b *Bolt) Close() error { return b.db.Close() }
+// Close writes what waits in memory (linkrows.go), closes the file and
+// releases its lock.
+func (b *Bolt) Close() error {
+	b.stopRows()
+	return b.db.Close()
+}
 
 func (b *Bolt) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
@@ -474,83 +486,6 @@ func (b *Bolt) decodeLink(raw []byte) (Link, error) {
 		l.ActivationURL = string(plain)
 	}
 	return l, nil
-}
-
-func (b *Bolt) Links(ctx context.Context) ([]Link, error) {
-	var out []Link
-	err := b.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketLinks).ForEach(func(k, v []byte) error {
-			l, err := b.decodeLink(v)
-			if err != nil {
-				return fmt.Errorf("decode link %s: %w", k, err)
-			}
-			out = append(out, l)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read links: %w", err)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID.String() < out[j].ID.String() })
-	return out, nil
-}
-
-func (b *Bolt) Link(ctx context.Context, id LinkID) (Link, error) {
-	var l Link
-	err := b.view(ctx, func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucketLinks).Get([]byte(id.String()))
-		if raw == nil {
-			return ErrNotFound
-		}
-		var err error
-		l, err = b.decodeLink(raw)
-		return err
-	})
-	if err != nil {
-		return Link{}, fmt.Errorf("read link %s: %w", id, err)
-	}
-	return l, nil
-}
-
-func (b *Bolt) UpdateLink(ctx context.Context, id LinkID, fn func(*Link) error) (Link, error) {
-	var out Link
-	err := b.update(ctx, func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketLinks)
-		var l Link
-		if raw := bk.Get([]byte(id.String())); raw != nil {
-			var err error
-			if l, err = b.decodeLink(raw); err != nil {
-				return err
-			}
-		}
-		next, err := applyLinkUpdate(l, id, b.now(), fn)
-		if err != nil {
-			return err
-		}
-		raw, err := b.encodeLink(next)
-		if err != nil {
-			return err
-		}
-		out = next
-		return bk.Put([]byte(id.String()), raw)
-	})
-	if err != nil {
-		return Link{}, fmt.Errorf("update link %s: %w", id, err)
-	}
-	return out, nil
-}
-
-func (b *Bolt) DeleteLink(ctx context.Context, id LinkID) error {
-	err := b.update(ctx, func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketLinks).Delete([]byte(id.String())); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketTokens).Delete([]byte(LinkToken(id)))
-	})
-	if err != nil {
-		return fmt.Errorf("delete link %s: %w", id, err)
-	}
-	return nil
 }
 
 func (b *Bolt) Tenant(ctx context.Context, name string) (Tenant, error) {
