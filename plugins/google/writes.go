@@ -82,6 +82,7 @@ func (p *Provider) Create(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 		body.Id = idFor(c.inst.name, c.calendar, ev.CorrelationID)
 	}
 	g, err := c.insert(ctx, body)
+	fresh := err == nil
 	if code, reason := googleCode(err); code == http.StatusConflict {
 		if reason == "duplicate" && body.Id != "" {
 			g, err = c.afterDuplicate(ctx, body, ev.CorrelationID)
@@ -91,6 +92,15 @@ func (p *Provider) Create(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 	}
 	if err != nil {
 		return sdk.Event{}, fmt.Errorf("google: create in %s: %w", c.calendar, err)
+	}
+	if fresh {
+		// A series this insert made has no cancelled occurrences yet: reading
+		// them (mapOne) would only spend the calendar's quota.
+		out, err := toEvent(g, c.calendar, nil)
+		if err != nil {
+			return sdk.Event{}, fmt.Errorf("google: create in %s: %w", c.calendar, err)
+		}
+		return out, nil
 	}
 	out, err := c.mapOne(ctx, g)
 	if err != nil {

@@ -132,12 +132,20 @@ func TestSeriesWritesRoundTrip(t *testing.T) {
 	start := time.Date(2024, 4, 2, 7, 0, 0, 0, time.UTC) // 09:00 Oslo, summer time
 	m := sdk.Event{Kind: sdk.KindMaster, Title: "Review", Start: start, End: start.Add(time.Hour), TimeZone: "Europe/Oslo",
 		CorrelationID: "s-1", Recurrence: []string{"RRULE:FREQ=WEEKLY;COUNT=5", "EXDATE:20240409T070000Z"}}
+	before := e.stats().RequestsTotal
 	master, err := e.p.Create(ctx, tg, m)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n := e.stats().RequestsTotal - before; n != 1 {
+		t.Errorf("creating a series cost %d requests, want 1 (a new series has no cancelled occurrences to read)", n)
+	}
 	if !slices.Equal(master.Recurrence, m.Recurrence) {
 		t.Fatalf("recurrence %q", master.Recurrence)
+	}
+	if read, err := e.p.Get(ctx, tg, master.ID); err != nil || !slices.Equal(read.Recurrence, master.Recurrence) ||
+		read.Version != master.Version || read.Kind != master.Kind || !read.Start.Equal(master.Start) {
+		t.Fatalf("created %+v, read back %+v (%v)", master, read, err)
 	}
 	// Cancel one more occurrence through Google: the master reports two EXDATEs.
 	g := e.google()
