@@ -55,5 +55,15 @@
 // same engine.Meetings, so a meeting reaches each linked person and room once.
 // A profile removed from the configuration loses its meeting registry.
 //
+// # Concurrency and memory
+//
+// Up to DefaultMaxConcurrent runs are under way at once (DefaultLimits bound
+// them per provider instance, mailbox and diary), most of them waiting for a
+// service; a SuperOffice tenant gets at most DefaultRequestLimits' requests at
+// once however many runs there are. New sets the Go heap's soft limit to
+// DefaultMemoryLimit unless GOMEMLIMIT is set (Options.MemoryLimit < 0 leaves
+// it alone), so the daemon stays within its memory budget while many runs hold
+// their items.
+//
 // It must not import a concrete provider; cmd hands it the plugins.
 package runner

@@ -94,10 +94,10 @@ func (r *Runner) resolve(ctx context.Context, b *bound) (so, cal *side, soAcc, c
 	creds := r.opts.Credentials
 	so = &side{which: engine.SuperOffice, p: soP, base: sdk.Target{Instance: b.so.Name},
 		credential: func(ctx context.Context) (sdk.Credential, error) { return creds.SuperOffice(ctx, b.so) },
-		invalidate: creds.Invalidate}
+		invalidate: creds.Invalidate, slots: r.requestSlots(config.ProviderSuperOffice, b.so.Name)}
 	cal = &side{which: engine.Calendar, p: calP, base: sdk.Target{Instance: b.cal.Name},
 		credential: func(ctx context.Context) (sdk.Credential, error) { return creds.Calendar(ctx, b.cal, b.link) },
-		invalidate: creds.Invalidate}
+		invalidate: creds.Invalidate, slots: r.requestSlots(b.cal.Provider, b.cal.Name)}
 
 	// The link's own consent first: a person who has not consented yet gets
 	// the activation link even while the tenant is not connected either.
@@ -308,4 +308,22 @@ func (r *Runner) recordWaiting(ctx context.Context, b *bound, we *waitError) {
 	if prev.State != row.State || aerr != nil {
 		r.log.Info("link waits for consent", "profile", b.id.Profile, "link", b.id.Link, "state", string(row.State), "reason", reason)
 	}
+}
+
+// requestSlots returns the request slots of a provider instance (nil when its
+// provider has no request limit).
+func (r *Runner) requestSlots(provider, instance string) chan struct{} {
+	n := r.opts.RequestLimits[provider]
+	if n <= 0 {
+		return nil
+	}
+	r.slotsMu.Lock()
+	defer r.slotsMu.Unlock()
+	key := provider + "/" + instance
+	c := r.slots[key]
+	if c == nil {
+		c = make(chan struct{}, n)
+		r.slots[key] = c
+	}
+	return c
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -47,8 +49,15 @@ type Options struct {
 	// Engine tunes the engine; its Store, Logger, Observer and Now are the runner's.
 	Engine engine.Config
 	// Scheduler tunes the scheduler; its Run, Clock, Rand and Logger are the
-	// runner's. MaxConcurrent defaults to 32 and Limits to DefaultLimits.
+	// runner's. MaxConcurrent defaults to DefaultMaxConcurrent and Limits to
+	// DefaultLimits.
 	Scheduler scheduler.Config
+	// RequestLimits bound the requests in flight to one provider instance, by
+	// provider name (nil: DefaultRequestLimits; a provider not named: no bound).
+	RequestLimits map[string]int
+	// MemoryLimit is the Go heap's soft limit set at New unless the environment
+	// sets GOMEMLIMIT (0: DefaultMemoryLimit; negative: left alone).
+	MemoryLimit int64
 	// ConfigureWait bounds how long Apply waits for the plugins to take their
 	// settings before it returns (they go on in the background). [15s]
 	ConfigureWait time.Duration
@@ -62,17 +71,40 @@ type Options struct {
 // DefaultLimits bound concurrent runs per concurrency key class. A run makes one
 // request at a time, so four runs on one mailbox stay within the four concurrent
 // requests Microsoft allows per mailbox. Runs spend most of their time waiting
-// for the services (Google paces each calendar to its 600 requests a minute),
-// so many run at once: 32 in all (Options.Scheduler.MaxConcurrent), at most 24
-// of them on one provider instance, which leaves room for another tenant's
-// links. (Each run holds its link's items while it runs: more at once would
-// cost memory faster than it saves time.) The links of one SuperOffice diary (a person linked in two profiles)
-// run one at a time: a create in the diary is the appointment and then its
-// mark, and another link listing the diary between the two would take our own
-// copy for the person's appointment.
+// for the services (Google paces each calendar to its 600 requests a minute, so
+// an initial sync of a few hundred items there lasts a minute or more), so many
+// run at once: DefaultMaxConcurrent in all, at most 96 of them on one provider
+// instance, which leaves room for another tenant's links. What a run holds
+// while it waits is small (the engine lets go of each item once it is
+// written), and DefaultMemoryLimit keeps the heap in bounds. The requests a
+// SuperOffice tenant gets at once are bounded apart from the runs
+// (DefaultRequestLimits). The links of one SuperOffice diary (a person linked
+// in two profiles) run one at a time: a create in the diary is the appointment
+// and then its mark, and another link listing the diary between the two would
+// take our own copy for the person's appointment.
 func DefaultLimits() map[string]int {
-	return map[string]int{"provider": 24, "mailbox": 4, "diary": 1}
+	return map[string]int{"provider": 96, "mailbox": 4, "diary": 1}
 }
+
+// DefaultMaxConcurrent bounds the runs in progress at once.
+const DefaultMaxConcurrent = 128
+
+// DefaultRequestLimits bound the requests in flight at once to one provider
+// instance, by provider: SuperOffice publishes no rate limits and asks apps to
+// keep their concurrency per tenant modest, so a tenant gets at most 24 at once
+// however many runs are under way (as many as runs used to be allowed). The
+// calendars' own limits are kept by the run limits (a mailbox's four) and by
+// their plugins (Google's pace per calendar).
+func DefaultRequestLimits() map[string]int {
+	return map[string]int{config.ProviderSuperOffice: 24}
+}
+
+// DefaultMemoryLimit is the soft limit of the daemon's Go heap (see
+// debug.SetMemoryLimit) unless GOMEMLIMIT is set: beyond it the garbage
+// collector works harder instead of letting the heap grow to twice what is
+// live, which keeps the daemon well inside 300 MB while hundreds of runs hold
+// their items.
+const DefaultMemoryLimit = 220 << 20
 
 // Runner runs the links of the configuration in force. Create it with New, plug
 // it into the agent (SetRunner, SetLicenseSource) and mount Routes on the admin
@@ -105,6 +137,9 @@ type Runner struct {
 	waker       waker
 	capsMu      sync.Mutex
 	caps        map[string]sdk.Capabilities
+
+	slotsMu sync.Mutex
+	slots   map[string]chan struct{} // request slots by instance (side.go)
 	reconcileMu sync.Mutex
 	reconcile   map[string]time.Duration // pair key -> reconcile period
 }
@@ -145,6 +180,15 @@ func New(opts Options) (*Runner, error) {
 	if opts.ConfigureWait <= 0 {
 		opts.ConfigureWait = 15 * time.Second
 	}
+	if opts.RequestLimits == nil {
+		opts.RequestLimits = DefaultRequestLimits()
+	}
+	if opts.MemoryLimit == 0 {
+		opts.MemoryLimit = DefaultMemoryLimit
+	}
+	if opts.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(opts.MemoryLimit)
+	}
 	r := &Runner{
 		opts: opts, log: opts.Logger, now: opts.Now,
 		allowed:   map[state.LinkID]bool{},
@@ -154,6 +198,7 @@ func New(opts Options) (*Runner, error) {
 		schedDone: make(chan struct{}),
 		waker:     waker{dirty: map[state.LinkID]bool{}, active: map[state.LinkID]bool{}},
 		caps:      map[string]sdk.Capabilities{},
+		slots:     map[string]chan struct{}{},
 		reconcile: map[string]time.Duration{},
 	}
 	ecfg := opts.Engine
@@ -175,7 +220,7 @@ func New(opts Options) (*Runner, error) {
 	scfg.Rand = opts.Rand
 	scfg.Logger = opts.Logger
 	if scfg.MaxConcurrent <= 0 {
-		scfg.MaxConcurrent = 32
+		scfg.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if scfg.Limits == nil {
 		scfg.Limits = DefaultLimits()

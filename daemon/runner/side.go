@@ -19,6 +19,9 @@ type side struct {
 	base       sdk.Target
 	credential func(ctx context.Context) (sdk.Credential, error)
 	invalidate func(ctx context.Context, c sdk.Credential)
+	// slots bounds the requests in flight to the side's provider instance
+	// (nil: no bound); see DefaultRequestLimits.
+	slots chan struct{}
 }
 
 var _ engine.Endpoint = (*side)(nil)
@@ -52,13 +55,13 @@ func call[T any](ctx context.Context, s *side, fn func(sdk.Target) (T, error)) (
 	if err != nil {
 		return zero, err
 	}
-	v, err := fn(t)
+	v, err := send(ctx, s, t, fn)
 	if errors.Is(err, sdk.ErrUnauthenticated) && s.invalidate != nil {
 		s.invalidate(ctx, t.Credential)
 		if t, err = s.target(ctx); err != nil {
 			return zero, err
 		}
-		v, err = fn(t)
+		v, err = send(ctx, s, t, fn)
 	}
 	if errors.Is(err, sdk.ErrConsentRevoked) {
 		var ce *credError
@@ -103,4 +106,18 @@ func (s *side) Delete(ctx context.Context, id, version string) error {
 
 func (s *side) FindByCorrelation(ctx context.Context, correlationID string) ([]sdk.Event, error) {
 	return call(ctx, s, func(t sdk.Target) ([]sdk.Event, error) { return s.p.FindByCorrelation(ctx, t, correlationID) })
+}
+
+// send makes one call of fn holding one of the instance's request slots.
+func send[T any](ctx context.Context, s *side, t sdk.Target, fn func(sdk.Target) (T, error)) (T, error) {
+	if s.slots != nil {
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		case <-ctx.Done():
+			var zero T
+			return zero, ctx.Err()
+		}
+	}
+	return fn(t)
 }
