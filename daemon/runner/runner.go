@@ -133,13 +133,13 @@ type Runner struct {
 	meet meetingState
 
 	// push.go
-	push        *push.Manager
-	waker       waker
-	capsMu      sync.Mutex
-	caps        map[string]sdk.Capabilities
+	push   *push.Manager
+	waker  waker
+	capsMu sync.Mutex
+	caps   map[string]sdk.Capabilities
 
-	slotsMu sync.Mutex
-	slots   map[string]chan struct{} // request slots by instance (side.go)
+	slotsMu     sync.Mutex
+	slots       map[string]chan struct{} // request slots by instance (side.go)
 	reconcileMu sync.Mutex
 	reconcile   map[string]time.Duration // pair key -> reconcile period
 }
