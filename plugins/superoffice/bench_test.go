@@ -5,10 +5,14 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"synchronizer/plugins/sdk"
 )
 
 // The initial load of a 5,000-appointment diary, and a round without changes:
@@ -108,4 +112,24 @@ func BenchmarkNoChangeRoundProvider5000(b *testing.B) {
 			b.Fatal("a round without changes gave a new cursor")
 		}
 	}
+}
+
+// BenchmarkCreate is one create of a single appointment as the host makes it
+// (with a correlation id), provider and emulator together.
+func BenchmarkCreate(b *testing.B) {
+	e := newEnv(b)
+	tg := e.target(e.user1)
+	start := e.clk.Now().Add(24 * time.Hour).Truncate(time.Hour)
+	before := e.requests()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		at := start.Add(time.Duration(i%2000) * time.Hour)
+		_, err := e.p.Create(e.ctx(), tg, sdk.Event{Title: "Budget review " + strconv.Itoa(i), Description: "Agenda\nwith finance",
+			Location: "Room 4", Start: at, End: at.Add(time.Hour), ShowAs: sdk.ShowBusy, CorrelationID: "corr-" + strconv.Itoa(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(e.requests()-before)/float64(b.N), "requests/op")
 }

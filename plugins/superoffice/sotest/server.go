@@ -83,6 +83,38 @@ type Server struct {
 
 	hooks *webhookRunner
 	rt    []route
+
+	// zones keeps the locations requests name (SO-TimeZone): loading one
+	// reads the zone database.
+	zones locations
+}
+
+// locations caches time.LoadLocation.
+type locations struct {
+	mu sync.Mutex
+	m  map[string]locResult
+}
+
+type locResult struct {
+	loc *time.Location
+	err error
+}
+
+func (l *locations) load(name string) (*time.Location, error) {
+	l.mu.Lock()
+	r, ok := l.m[name]
+	l.mu.Unlock()
+	if ok {
+		return r.loc, r.err
+	}
+	loc, err := time.LoadLocation(name)
+	l.mu.Lock()
+	if l.m == nil || len(l.m) > 1000 {
+		l.m = map[string]locResult{}
+	}
+	l.m[name] = locResult{loc, err}
+	l.mu.Unlock()
+	return loc, err
 }
 
 // New returns a Server with no users; add them with AddUser and AddResource.
