@@ -2,6 +2,7 @@ package google
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -71,10 +72,30 @@ func BenchmarkIdleRound(b *testing.B) {
 		reqs += int64(len(log.Records()))
 		cur = r.cursor
 		for _, ev := range r.events {
-			if !inWindow(ev, e.window()) {
+			if !inWindow(nil, ev, e.window()) {
 				b.Fatalf("idle round reported %s outside the window", ev.ID)
 			}
 		}
 	}
 	b.ReportMetric(float64(reqs)/float64(b.N), "requests/op")
+}
+
+// BenchmarkCreate is one create of a single event as the host makes it (with a
+// correlation id), provider and emulator together, without pacing.
+func BenchmarkCreate(b *testing.B) {
+	e := newEnv(b, gcaltest.Options{QuotaPerUser: -1}, Options{RequestsPerMinute: -1})
+	u := gcaltest.UserEmail(1)
+	tg := e.target(u)
+	start := t0.Add(24 * time.Hour).Truncate(time.Hour)
+	before := e.stats().RequestsTotal
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ev := single("Budget review "+strconv.Itoa(i), start.Add(time.Duration(i%2000)*time.Hour), time.Hour)
+		ev.Description, ev.Location, ev.CorrelationID = "Agenda\nwith finance", "Room 4", "corr-"+strconv.Itoa(i)
+		if _, err := e.p.Create(context.Background(), tg, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(e.stats().RequestsTotal-before)/float64(b.N), "requests/op")
 }

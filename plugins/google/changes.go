@@ -267,11 +267,11 @@ func (l *listing) take(ctx context.Context, items []*calendar.Event, changes boo
 		case len(it.Recurrence) > 0 && it.RecurringEventId == "":
 			masters[it.Id] = it
 		default:
-			ev, err := toEvent(it, l.c.calendar, nil)
+			ev, err := toEvent(&l.c.p.zones, it, l.c.calendar, nil)
 			if err != nil {
 				return fmt.Errorf("google: list %s: %w", l.c.calendar, err)
 			}
-			if changes || inWindow(ev, w) {
+			if changes || inWindow(&l.c.p.zones, ev, w) {
 				l.out.Events = append(l.out.Events, ev)
 			}
 		}
@@ -292,11 +292,11 @@ func (l *listing) take(ctx context.Context, items []*calendar.Event, changes boo
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		ev, err := found[id].event(l.c.calendar)
+		ev, err := found[id].event(&l.c.p.zones, l.c.calendar)
 		if err != nil {
 			return fmt.Errorf("google: list %s: %w", l.c.calendar, err)
 		}
-		if changes || inWindow(ev, w) {
+		if changes || inWindow(&l.c.p.zones, ev, w) {
 			l.out.Events = append(l.out.Events, ev)
 		}
 	}
@@ -305,10 +305,10 @@ func (l *listing) take(ctx context.Context, items []*calendar.Event, changes boo
 
 // inWindow tells whether an item touches the window; a series counts when one of
 // its occurrences does, an exception also by its original slot.
-func inWindow(ev sdk.Event, w sdk.Window) bool {
+func inWindow(z *zones, ev sdk.Event, w sdk.Window) bool {
 	switch ev.Kind {
 	case sdk.KindMaster:
-		set, err := recur.Parse(ev.Recurrence, ev.Start, zoneOf(ev.TimeZone), ev.AllDay)
+		set, err := recur.Parse(ev.Recurrence, ev.Start, zoneOf(z, ev.TimeZone), ev.AllDay)
 		if err != nil {
 			return true // cannot tell: let the host decide
 		}

@@ -187,7 +187,7 @@ func TestEventMovedOutOfAndBackIntoTheWindow(t *testing.T) {
 	// The change is reported where the item now is, so the host can freeze it.
 	r2 := e.round(tg, r1.cursor, w)
 	out, ok := r2.events[ev.ID]
-	if !ok || inWindow(out, w) {
+	if !ok || inWindow(nil, out, w) {
 		t.Fatalf("moved out: %v", r2.events)
 	}
 	back := t0.Add(48 * time.Hour)

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/api/calendar/v3"
@@ -57,19 +58,55 @@ func parseEDT(d *calendar.EventDateTime, what string) (t time.Time, allDay bool,
 }
 
 // zoneOf loads an IANA zone name, UTC when empty or unknown.
-func zoneOf(name string) *time.Location {
+func zoneOf(z *zones, name string) *time.Location {
 	if name == "" {
 		return time.UTC
 	}
-	if l, err := time.LoadLocation(name); err == nil && name != "Local" {
+	if l, err := z.load(name); err == nil && name != "Local" {
 		return l
 	}
 	return time.UTC
 }
 
+// zones remembers loaded locations: loading one reads the zone database, and
+// every write and every series read names its zone. A nil *zones loads every
+// time.
+type zones struct {
+	mu sync.Mutex
+	m  map[string]*time.Location // nil: no such zone
+}
+
+// maxZones bounds the memory: names come from the service and the host.
+const maxZones = 1000
+
+func (z *zones) load(name string) (*time.Location, error) {
+	if z == nil {
+		return time.LoadLocation(name)
+	}
+	z.mu.Lock()
+	l, ok := z.m[name]
+	z.mu.Unlock()
+	if !ok {
+		var err error
+		if l, err = time.LoadLocation(name); err != nil {
+			l = nil
+		}
+		z.mu.Lock()
+		if z.m == nil || len(z.m) >= maxZones {
+			z.m = map[string]*time.Location{}
+		}
+		z.m[name] = l
+		z.mu.Unlock()
+	}
+	if l == nil {
+		return nil, fmt.Errorf("unknown time zone %q", name)
+	}
+	return l, nil
+}
+
 // toEvent maps a Google event of calendar calID to the neutral model. exdates are
 // extra EXDATE lines of a master (its cancelled occurrences).
-func toEvent(g *calendar.Event, calID string, exdates []string) (sdk.Event, error) {
+func toEvent(z *zones, g *calendar.Event, calID string, exdates []string) (sdk.Event, error) {
 	start, allDay, err := parseEDT(g.Start, "start")
 	if err != nil {
 		return sdk.Event{}, fmt.Errorf("event %s: %v: %w", g.Id, err, sdk.ErrInvalidArgument)
@@ -90,7 +127,7 @@ func toEvent(g *calendar.Event, calID string, exdates []string) (sdk.Event, erro
 	case len(g.Recurrence) > 0 && g.RecurringEventId == "":
 		ev.Kind = sdk.KindMaster
 		lines := append(slices.Clone(g.Recurrence), exdates...)
-		norm, err := recur.Normalize(lines, zoneOf(ev.TimeZone), allDay)
+		norm, err := recur.Normalize(lines, zoneOf(z, ev.TimeZone), allDay)
 		if err != nil {
 			// Keep what Google holds rather than lose it; the host keeps unknown lines.
 			norm = lines
@@ -248,8 +285,8 @@ func splitDescription(d string) (plain, htmlText string) {
 
 // fromEvent maps the synced fields of ev to a Google body. update marks a patch,
 // where empty values must be sent to clear what was there.
-func fromEvent(ev sdk.Event, update bool) (*calendar.Event, error) {
-	return fromEventIn(ev, update, "")
+func fromEvent(z *zones, ev sdk.Event, update bool) (*calendar.Event, error) {
+	return fromEventIn(z, ev, update, "")
 }
 
 // ownMeeting reports whether ev, written into calendar calID, is a meeting its
@@ -265,7 +302,7 @@ func ownMeeting(ev sdk.Event, calID string) bool {
 }
 
 // fromEventIn is fromEvent for calendar calID.
-func fromEventIn(ev sdk.Event, update bool, calID string) (*calendar.Event, error) {
+func fromEventIn(z *zones, ev sdk.Event, update bool, calID string) (*calendar.Event, error) {
 	g := &calendar.Event{Summary: ev.Title, Location: ev.Location}
 	g.Description = ev.Description
 	if ev.DescriptionHTML != "" {
@@ -287,10 +324,10 @@ func fromEventIn(ev sdk.Event, update bool, calID string) (*calendar.Event, erro
 		g.End = &calendar.EventDateTime{Date: e, NullFields: []string{"DateTime", "TimeZone"}}
 	} else {
 		tz := ev.TimeZone
-		if tz == "" || zoneOf(tz) == time.UTC && tz != "UTC" && tz != "Etc/UTC" {
+		if tz == "" || zoneOf(z, tz) == time.UTC && tz != "UTC" && tz != "Etc/UTC" {
 			tz = "UTC"
 		}
-		loc := zoneOf(tz)
+		loc := zoneOf(z, tz)
 		g.Start = &calendar.EventDateTime{DateTime: ev.Start.In(loc).Format(time.RFC3339), TimeZone: tz, NullFields: []string{"Date"}}
 		g.End = &calendar.EventDateTime{DateTime: ev.End.In(loc).Format(time.RFC3339), TimeZone: tz, NullFields: []string{"Date"}}
 	}
@@ -298,7 +335,7 @@ func fromEventIn(ev sdk.Event, update bool, calID string) (*calendar.Event, erro
 		if len(ev.Recurrence) == 0 {
 			return nil, fmt.Errorf("series without recurrence lines: %w", sdk.ErrInvalidArgument)
 		}
-		if _, err := recur.Parse(ev.Recurrence, ev.Start, zoneOf(ev.TimeZone), ev.AllDay); err != nil {
+		if _, err := recur.Parse(ev.Recurrence, ev.Start, zoneOf(z, ev.TimeZone), ev.AllDay); err != nil {
 			return nil, fmt.Errorf("recurrence %q: %v: %w", ev.Recurrence, err, sdk.ErrInvalidArgument)
 		}
 		g.Recurrence = slices.Clone(ev.Recurrence)

@@ -152,7 +152,7 @@ func TestRandomEditsMatchAFreshRead(t *testing.T) {
 			if _, ok := fresh.events[id]; ok {
 				continue
 			}
-			in := inWindow(got, w)
+			in := inWindow(nil, got, w)
 			if got.Kind == sdk.KindException {
 				in = w.Contains(got.Start, got.End) // a full read lists exceptions by their own time
 			}

@@ -143,6 +143,6 @@ func (s *series) addCancelled(items []*calendar.Event) {
 }
 
 // event maps the series' master with its EXDATEs.
-func (s *series) event(calID string) (sdk.Event, error) {
-	return toEvent(s.master, calID, s.exdates)
+func (s *series) event(z *zones, calID string) (sdk.Event, error) {
+	return toEvent(z, s.master, calID, s.exdates)
 }

@@ -22,13 +22,13 @@ const sendUpdates = "none"
 // cancelled occurrences.
 func (c *conn) mapOne(ctx context.Context, g *calendar.Event) (sdk.Event, error) {
 	if len(g.Recurrence) == 0 || g.RecurringEventId != "" {
-		return toEvent(g, c.calendar, nil)
+		return toEvent(&c.p.zones, g, c.calendar, nil)
 	}
 	found, _, err := c.readSeries(ctx, map[string]*calendar.Event{g.Id: g}, nil)
 	if err != nil {
 		return sdk.Event{}, err
 	}
-	return found[g.Id].event(c.calendar)
+	return found[g.Id].event(&c.p.zones, c.calendar)
 }
 
 // get reads one event (cancelled ones too).
@@ -74,7 +74,7 @@ func (p *Provider) Create(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 	if ev.Kind == sdk.KindException {
 		return c.createException(ctx, ev)
 	}
-	body, err := fromEventIn(ev, false, c.calendar)
+	body, err := fromEventIn(&c.p.zones, ev, false, c.calendar)
 	if err != nil {
 		return sdk.Event{}, fmt.Errorf("google: create in %s: %w", c.calendar, err)
 	}
@@ -96,7 +96,7 @@ func (p *Provider) Create(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 	if fresh {
 		// A series this insert made has no cancelled occurrences yet: reading
 		// them (mapOne) would only spend the calendar's quota.
-		out, err := toEvent(g, c.calendar, nil)
+		out, err := toEvent(&c.p.zones, g, c.calendar, nil)
 		if err != nil {
 			return sdk.Event{}, fmt.Errorf("google: create in %s: %w", c.calendar, err)
 		}
@@ -166,7 +166,7 @@ func (c *conn) createException(ctx context.Context, ev sdk.Event) (sdk.Event, er
 	if ev.SeriesID == "" || ev.OriginalStart.IsZero() {
 		return sdk.Event{}, fmt.Errorf("google: create exception in %s: series id and original start are required: %w", c.calendar, sdk.ErrInvalidArgument)
 	}
-	body, err := fromEvent(ev, true)
+	body, err := fromEvent(&c.p.zones, ev, true)
 	if err != nil {
 		return sdk.Event{}, fmt.Errorf("google: create exception in %s: %w", c.calendar, err)
 	}
@@ -179,7 +179,7 @@ func (c *conn) createException(ctx context.Context, ev sdk.Event) (sdk.Event, er
 		}
 		return sdk.Event{}, fmt.Errorf("google: create exception in %s: %w", c.calendar, err)
 	}
-	return toEvent(g, c.calendar, nil)
+	return toEvent(&c.p.zones, g, c.calendar, nil)
 }
 
 // patch sends a PATCH with If-Match when version is set. Its answer is mapped to the
@@ -231,7 +231,7 @@ func (p *Provider) Update(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 			return out, nil
 		}
 	}
-	body, err := fromEventIn(ev, true, c.calendar)
+	body, err := fromEventIn(&c.p.zones, ev, true, c.calendar)
 	if err != nil {
 		return sdk.Event{}, fmt.Errorf("google: update %s of %s: %w", ev.ID, c.calendar, err)
 	}
@@ -267,7 +267,7 @@ func (p *Provider) Update(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 			return sdk.Event{}, fmt.Errorf("google: update %s of %s: %w", ev.ID, c.calendar, err)
 		}
 		if !restored {
-			out, err := s.event(c.calendar)
+			out, err := s.event(&c.p.zones, c.calendar)
 			if err != nil {
 				return sdk.Event{}, fmt.Errorf("google: update %s of %s: %w", ev.ID, c.calendar, err)
 			}
@@ -296,7 +296,7 @@ func (c *conn) restoreOccurrences(ctx context.Context, g *calendar.Event, want s
 		return s, false, nil
 	}
 	keep := map[string]bool{}
-	norm, err := recur.Normalize(want.Recurrence, zoneOf(want.TimeZone), want.AllDay)
+	norm, err := recur.Normalize(want.Recurrence, zoneOf(&c.p.zones, want.TimeZone), want.AllDay)
 	if err != nil {
 		return s, false, nil
 	}

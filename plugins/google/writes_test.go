@@ -297,20 +297,20 @@ func TestBadInputFromTheService(t *testing.T) {
 		{"bad dateTime", &gcal.Event{Id: "x3", Start: &gcal.EventDateTime{DateTime: "tomorrow"}, End: &gcal.EventDateTime{DateTime: "later"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := toEvent(tc.ev, "a@b", nil)
+			_, err := toEvent(nil, tc.ev, "a@b", nil)
 			mustErrIs(t, err, sdk.ErrInvalidArgument)
 		})
 	}
 	// A rule Google holds but we cannot parse is kept as it is, not dropped.
-	ev, err := toEvent(&gcal.Event{Id: "x4", Recurrence: []string{"RRULE:FREQ=WEEKLY;X-NAME=1"},
+	ev, err := toEvent(nil, &gcal.Event{Id: "x4", Recurrence: []string{"RRULE:FREQ=WEEKLY;X-NAME=1"},
 		Start: &gcal.EventDateTime{DateTime: "2024-01-01T09:00:00Z"}, End: &gcal.EventDateTime{DateTime: "2024-01-01T10:00:00Z"}}, "a@b", nil)
 	if err != nil || ev.Kind != sdk.KindMaster || len(ev.Recurrence) != 1 {
 		t.Fatalf("odd rule: %v %+v", err, ev)
 	}
-	if _, err := fromEvent(sdk.Event{Kind: sdk.KindMaster, Start: t0, End: t0.Add(time.Hour), Recurrence: []string{"RRULE:FREQ=NEVER"}}, false); err == nil {
+	if _, err := fromEvent(nil, sdk.Event{Kind: sdk.KindMaster, Start: t0, End: t0.Add(time.Hour), Recurrence: []string{"RRULE:FREQ=NEVER"}}, false); err == nil {
 		t.Fatal("a broken rule was written")
 	}
-	if _, err := fromEvent(sdk.Event{Start: t0, End: t0.Add(-time.Hour)}, false); err == nil {
+	if _, err := fromEvent(nil, sdk.Event{Start: t0, End: t0.Add(-time.Hour)}, false); err == nil {
 		t.Fatal("an event ending before it starts was written")
 	}
 }

@@ -240,7 +240,7 @@ func instanceID(masterID string, orig time.Time, allDay bool) string {
 
 // parseEDT reads an EventDateTime. All-day dates become midnight in the calendar's
 // zone (that is how they are compared with timeMin/timeMax).
-func parseEDT(d *EventDateTime, which string, calLoc *time.Location) (t time.Time, allDay bool, loc *time.Location, e *gerr) {
+func (s *Server) parseEDT(d *EventDateTime, which string, calLoc *time.Location) (t time.Time, allDay bool, loc *time.Location, e *gerr) {
 	if d == nil || (d.Date == "" && d.DateTime == "") {
 		return time.Time{}, false, nil, &gerr{code: 400, domain: "global", reason: "required",
 			message: "Missing " + which + " time."}
@@ -250,7 +250,7 @@ func parseEDT(d *EventDateTime, which string, calLoc *time.Location) (t time.Tim
 	}
 	loc = calLoc
 	if d.TimeZone != "" {
-		l, err := time.LoadLocation(d.TimeZone)
+		l, err := s.zones.load(d.TimeZone)
 		if err != nil || d.TimeZone == "Local" {
 			return time.Time{}, false, nil, errInvalid(which+".timeZone", "Invalid time zone definition for "+which+" time.")
 		}
@@ -294,11 +294,11 @@ func (s *Server) build(c *calendar, w *Event, prev *event) (*event, *gerr) {
 		ev.orig, ev.origAllDay = prev.orig, prev.origAllDay
 		return ev, nil
 	}
-	start, sAllDay, sLoc, e := parseEDT(w.Start, "start", c.loc)
+	start, sAllDay, sLoc, e := s.parseEDT(w.Start, "start", c.loc)
 	if e != nil {
 		return nil, e
 	}
-	end, eAllDay, eLoc, e := parseEDT(w.End, "end", c.loc)
+	end, eAllDay, eLoc, e := s.parseEDT(w.End, "end", c.loc)
 	if e != nil {
 		return nil, e
 	}
