@@ -107,7 +107,7 @@ type Provider struct {
 	instances map[string]*instance
 	rng       *rand.Rand
 	buckets   map[string]*bucket
-	zones     zones // loaded time zones (mapping.go)
+	zones     zones                   // loaded time zones (mapping.go)
 	tokens    map[string]*cachedToken // service-account tokens by instance, subject and scope
 }
 
