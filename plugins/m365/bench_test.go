@@ -73,3 +73,24 @@ func itoa(n int) string {
 	}
 	return s
 }
+
+// BenchmarkCreate is one create of a single event as the host makes it (with a
+// correlation id), provider and emulator together.
+func BenchmarkCreate(b *testing.B) {
+	e := newEnv(b, graphtest.Options{RateLimit: -1})
+	tg := e.target("user1@m365.test")
+	start := e.clk.Now().Add(24 * time.Hour).Truncate(time.Hour)
+	before := e.requests()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		at := start.Add(time.Duration(i%2000) * time.Hour)
+		_, err := e.p.Create(e.ctx, tg, sdk.Event{Title: "Budget review " + itoa(i), Description: "Agenda\nwith finance",
+			Location: "Room 4", Start: at, End: at.Add(time.Hour), TimeZone: "Europe/Oslo", ShowAs: sdk.ShowBusy,
+			CorrelationID: "corr-" + itoa(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(e.requests()-before)/float64(b.N), "requests/op")
+}

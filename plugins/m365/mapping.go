@@ -227,7 +227,7 @@ func person(a sdk.Attendee) metaPerson {
 // writeBody is the JSON the provider sends for ev (POST or PATCH). rrule is the
 // RRULE line for masters ("" otherwise); rec its Graph form, nil to leave the
 // item's recurrence alone.
-func writeBody(ev sdk.Event, rec *gRecurrence, rrule string) (map[string]any, error) {
+func writeBody(z *wintz.Zones, ev sdk.Event, rec *gRecurrence, rrule string) (map[string]any, error) {
 	if ev.End.Before(ev.Start) {
 		return nil, fmt.Errorf("%w: the event ends (%s) before it starts (%s)", sdk.ErrInvalidArgument, ev.End, ev.Start)
 	}
@@ -254,7 +254,7 @@ func writeBody(ev sdk.Event, rec *gRecurrence, rrule string) (map[string]any, er
 	if ev.Category != "" {
 		b["categories"] = []string{ev.Category}
 	}
-	tzName, loc := graphZone(ev.TimeZone)
+	tzName, loc := graphZone(z, ev.TimeZone)
 	if ev.AllDay {
 		s, e := ev.Start.UTC(), ev.End.UTC()
 		for _, t := range []time.Time{s, e} {

@@ -64,6 +64,7 @@ import (
 	"time"
 
 	"synchronizer/plugins/internal/retry"
+	"synchronizer/plugins/m365/internal/wintz"
 	"synchronizer/plugins/sdk"
 )
 
@@ -84,6 +85,9 @@ type Provider struct {
 
 	mu        sync.Mutex
 	instances map[string]*instance
+
+	// zones keeps the time zones writes resolve.
+	zones wintz.Zones
 }
 
 type instance struct {

@@ -205,11 +205,11 @@ func ianaZone(name string) string {
 // graphZone is the zone name the provider writes for an IANA zone: its Windows name
 // when there is one (every Exchange version knows those), else the IANA name, else
 // UTC. It returns the location as well.
-func graphZone(iana string) (string, *time.Location) {
+func graphZone(z *wintz.Zones, iana string) (string, *time.Location) {
 	if iana == "" || isUTCZone(iana) {
 		return "UTC", time.UTC
 	}
-	loc, canonical, ok := wintz.Resolve(iana)
+	loc, canonical, ok := z.Resolve(iana)
 	if !ok {
 		return "UTC", time.UTC
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"synchronizer/plugins/m365/internal/wintz"
 	"synchronizer/plugins/sdk"
 )
 
@@ -92,7 +93,7 @@ func transactionID(ev sdk.Event) string {
 }
 
 // masterRecurrence turns the model's recurrence lines into Graph's pattern.
-func masterRecurrence(ev sdk.Event) (*gRecurrence, string, []time.Time, error) {
+func masterRecurrence(z *wintz.Zones, ev sdk.Event) (*gRecurrence, string, []time.Time, error) {
 	rule, exdates, err := recurrenceLines(ev.Recurrence)
 	if err != nil {
 		return nil, "", nil, err
@@ -100,7 +101,7 @@ func masterRecurrence(ev sdk.Event) (*gRecurrence, string, []time.Time, error) {
 	if rule == "" {
 		return nil, "", nil, fmt.Errorf("%w: a series master needs an RRULE", sdk.ErrInvalidArgument)
 	}
-	tz, loc := graphZone(ev.TimeZone)
+	tz, loc := graphZone(z, ev.TimeZone)
 	start := ev.Start
 	if ev.AllDay {
 		loc = time.UTC
@@ -144,7 +145,7 @@ func (p *Provider) Create(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 	var exdates []time.Time
 	switch ev.Kind {
 	case sdk.KindMaster:
-		if rec, rule, exdates, err = masterRecurrence(ev); err != nil {
+		if rec, rule, exdates, err = masterRecurrence(&c.p.zones, ev); err != nil {
 			return sdk.Event{}, fmt.Errorf("create series: %w", err)
 		}
 	case sdk.KindSingle, "":
@@ -154,7 +155,7 @@ func (p *Provider) Create(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 	default:
 		return sdk.Event{}, fmt.Errorf("%w: unknown event kind %q", sdk.ErrInvalidArgument, ev.Kind)
 	}
-	body, err := writeBody(ev, rec, rule)
+	body, err := writeBody(&c.p.zones, ev, rec, rule)
 	if err != nil {
 		return sdk.Event{}, fmt.Errorf("create event: %w", err)
 	}
@@ -224,7 +225,7 @@ func (c *conn) createException(ctx context.Context, ev sdk.Event) (sdk.Event, er
 
 // patchItem PATCHes an item and maps the answer. prev holds its properties before.
 func (c *conn) patchItem(ctx context.Context, id string, ev sdk.Event, rec *gRecurrence, rule, ifMatch string, prev []gProp, op string) (sdk.Event, error) {
-	body, err := writeBody(ev, rec, rule)
+	body, err := writeBody(&c.p.zones, ev, rec, rule)
 	if err != nil {
 		return sdk.Event{}, fmt.Errorf("%s: %w", op, err)
 	}
@@ -288,7 +289,7 @@ func (p *Provider) Update(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 	var exdates []time.Time
 	isMaster := cur.Type == "seriesMaster"
 	if isMaster || ev.Kind == sdk.KindMaster {
-		if rec, rule, exdates, err = masterRecurrence(ev); err != nil {
+		if rec, rule, exdates, err = masterRecurrence(&c.p.zones, ev); err != nil {
 			return sdk.Event{}, fmt.Errorf("update series %s: %w", ev.ID, err)
 		}
 		if sameRecurrence(rec, cur.Recurrence) {

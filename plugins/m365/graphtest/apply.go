@@ -56,7 +56,7 @@ type parsedDTZ struct {
 	offset bool // the dateTime carried its own offset
 }
 
-func parseDTZ(raw json.RawMessage, field string) (parsedDTZ, *apiError) {
+func parseDTZ(zones *wintz.Zones, raw json.RawMessage, field string) (parsedDTZ, *apiError) {
 	var j struct {
 		DateTime *string `json:"dateTime"`
 		TimeZone *string `json:"timeZone"`
@@ -68,7 +68,7 @@ func parseDTZ(raw json.RawMessage, field string) (parsedDTZ, *apiError) {
 	if j.TimeZone != nil && *j.TimeZone != "" {
 		zone = *j.TimeZone
 	}
-	loc, _, ok := wintz.Resolve(zone)
+	loc, _, ok := zones.Resolve(zone)
 	if !ok {
 		return parsedDTZ{}, badTimeZone(zone)
 	}
@@ -264,14 +264,14 @@ func (s *Server) applyEvent(e *event, body map[string]json.RawMessage, isCreate 
 	oldStart, oldEnd := e.start, e.end
 	var ps, pe *parsedDTZ
 	if raw, ok := body["start"]; ok {
-		p, err := parseDTZ(raw, "start")
+		p, err := parseDTZ(&s.zones, raw, "start")
 		if err != nil {
 			return cs, err
 		}
 		ps = &p
 	}
 	if raw, ok := body["end"]; ok {
-		p, err := parseDTZ(raw, "end")
+		p, err := parseDTZ(&s.zones, raw, "end")
 		if err != nil {
 			return cs, err
 		}
@@ -385,7 +385,7 @@ func (s *Server) applyEvent(e *event, body map[string]json.RawMessage, isCreate 
 		var r *recurrence
 		if j != nil {
 			var err *apiError
-			if r, err = parseRecurrence(j, e.startTZ); err != nil {
+			if r, err = parseRecurrence(&s.zones, j, e.startTZ); err != nil {
 				return cs, err
 			}
 		}

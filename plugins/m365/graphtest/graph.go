@@ -134,7 +134,7 @@ func (s *Server) execGraph(r *http.Request, inBatch bool) (res graphResult) {
 	if aerr != nil {
 		return fail(aerr)
 	}
-	pref, aerr := parsePrefer(r.Header)
+	pref, aerr := parsePrefer(&s.zones, r.Header)
 	if aerr != nil {
 		return fail(aerr)
 	}

@@ -35,7 +35,7 @@ type prefer struct {
 	applied      []string
 }
 
-func parsePrefer(h http.Header) (prefer, *apiError) {
+func parsePrefer(zones *wintz.Zones, h http.Header) (prefer, *apiError) {
 	p := prefer{loc: time.UTC}
 	for _, line := range h.Values("Prefer") {
 		for _, part := range splitOutsideQuotes(line, ',') {
@@ -51,7 +51,7 @@ func parsePrefer(h http.Header) (prefer, *apiError) {
 				p.immutableIDs = strings.EqualFold(value, "ImmutableId")
 				p.applied = append(p.applied, `IdType="`+value+`"`)
 			case "outlook.timezone":
-				loc, _, ok := wintz.Resolve(value)
+				loc, _, ok := zones.Resolve(value)
 				if !ok {
 					return p, errf(http.StatusBadRequest, "TimeZoneNotSupportedException", "A valid TimeZone value must be specified. The following TimeZone value is not supported: '%s'.", value)
 				}

@@ -47,7 +47,7 @@ func parseDate(s string) (time.Time, bool) {
 }
 
 // parseRecurrence validates a patternedRecurrence. defaultTZ is the event's start zone.
-func parseRecurrence(j *jsonRecurrence, defaultTZ string) (*recurrence, *apiError) {
+func parseRecurrence(zones *wintz.Zones, j *jsonRecurrence, defaultTZ string) (*recurrence, *apiError) {
 	r := &recurrence{typ: j.Pattern.Type, interval: j.Pattern.Interval, month: j.Pattern.Month, dayOfMonth: j.Pattern.DayOfMonth, index: strings.ToLower(j.Pattern.Index)}
 	switch r.typ {
 	case "daily", "weekly", "absoluteMonthly", "relativeMonthly", "absoluteYearly", "relativeYearly":
@@ -124,7 +124,7 @@ func parseRecurrence(j *jsonRecurrence, defaultTZ string) (*recurrence, *apiErro
 	if r.tzName == "" {
 		r.tzName = defaultTZ
 	}
-	loc, _, ok := wintz.Resolve(r.tzName)
+	loc, _, ok := zones.Resolve(r.tzName)
 	if !ok {
 		return nil, errf(http.StatusBadRequest, "TimeZoneNotSupportedException", "A valid TimeZone value must be specified. The following TimeZone value is not supported: '%s'.", r.tzName)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"synchronizer/plugins/internal/pushdeliver"
+	"synchronizer/plugins/m365/internal/wintz"
 )
 
 // Defaults of a fresh emulator.
@@ -111,6 +112,8 @@ type Server struct {
 	events  map[uint64]*event // every stored single, master and copy, by key
 	subs    map[string]*subscription
 	subSeq  uint64
+	// zones keeps the time zones requests name.
+	zones wintz.Zones
 	// notificationsDropped counts change notifications lost to the drop faults.
 	notificationsDropped int
 	faults               faults

@@ -10,6 +10,7 @@ package wintz
 
 import (
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // DST rules must not depend on the host's zoneinfo
 )
@@ -258,4 +259,42 @@ func Resolve(name string) (*time.Location, string, bool) {
 		return loc, spelled, true
 	}
 	return nil, "", false
+}
+
+// Zones is Resolve with a memory: loading a location reads the zone database,
+// and a writer resolves the same few names for every item. The zero value is
+// ready and safe for concurrent use; a nil *Zones resolves every time.
+type Zones struct {
+	mu sync.Mutex
+	m  map[string]resolved
+}
+
+type resolved struct {
+	loc  *time.Location
+	name string
+	ok   bool
+}
+
+// maxZones bounds a Zones: names come from the service and from callers.
+const maxZones = 1000
+
+// Resolve is the package's Resolve, remembered per name.
+func (z *Zones) Resolve(name string) (*time.Location, string, bool) {
+	if z == nil {
+		return Resolve(name)
+	}
+	z.mu.Lock()
+	r, ok := z.m[name]
+	z.mu.Unlock()
+	if ok {
+		return r.loc, r.name, r.ok
+	}
+	r.loc, r.name, r.ok = Resolve(name)
+	z.mu.Lock()
+	if z.m == nil || len(z.m) >= maxZones {
+		z.m = map[string]resolved{}
+	}
+	z.m[name] = r
+	z.mu.Unlock()
+	return r.loc, r.name, r.ok
 }

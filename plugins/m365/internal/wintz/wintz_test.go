@@ -1,6 +1,7 @@
 package wintz
 
 import (
+	"strconv"
 	"testing"
 	"time"
 )
@@ -61,5 +62,30 @@ func TestResolve(t *testing.T) {
 	}
 	if _, off := time.Date(2026, 3, 30, 12, 0, 0, 0, loc).Zone(); off != 7200 {
 		t.Errorf("offset after DST %d", off)
+	}
+}
+
+func TestZonesRemembersResolve(t *testing.T) {
+	var z Zones
+	for _, name := range []string{"W. Europe Standard Time", "Europe/Oslo", "UTC", "Mars Standard Time", "europe/oslo"} {
+		wl, wn, wok := Resolve(name)
+		for pass := 0; pass < 2; pass++ {
+			l, n, ok := z.Resolve(name)
+			if ok != wok || n != wn || (ok && l.String() != wl.String()) {
+				t.Errorf("%q, pass %d: %v %q %v; Resolve gives %v %q %v", name, pass, l, n, ok, wl, wn, wok)
+			}
+		}
+	}
+	if len(z.m) != 5 {
+		t.Errorf("%d names remembered, want 5", len(z.m))
+	}
+	if l, _, ok := (*Zones)(nil).Resolve("Europe/Oslo"); !ok || l.String() != "Europe/Oslo" {
+		t.Errorf("nil Zones: %v %v", l, ok)
+	}
+	for i := 0; i < maxZones+5; i++ {
+		z.Resolve("Nowhere/" + strconv.Itoa(i))
+	}
+	if len(z.m) > maxZones {
+		t.Errorf("%d names remembered, more than %d", len(z.m), maxZones)
 	}
 }
