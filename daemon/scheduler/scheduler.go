@@ -129,8 +129,14 @@ type Scheduler struct {
 
 	mu      sync.Mutex
 	entries map[key]*entry
+	// list holds the entries in no order, for scans cheaper than the map's.
+	list []*entry
+	// asked holds the entries with requests, by their first request's seq.
+	asked   []*entry
 	running int
-	held    map[string]int
+	// keys are the concurrency keys jobs hold, each with its limit and how
+	// many runs hold it now.
+	keys    map[string]*keyState
 	seq     uint64
 	stopped bool
 }
@@ -138,13 +144,22 @@ type Scheduler struct {
 type key struct{ profile, link string }
 
 type entry struct {
+	k        key
 	job      Job
+	ks       []*keyState // the job's keys
 	next     time.Time
 	running  bool
 	removed  bool
+	queued   bool // in Scheduler.asked
 	failures int
 	status   LinkStatus
 	requests []*request
+}
+
+// keyState is one concurrency key.
+type keyState struct {
+	limit int // 0: none
+	held  int
 }
 
 type request struct {
@@ -187,7 +202,7 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg: cfg, log: cfg.Logger, base: base, cancel: cancel,
 		wake:    make(chan struct{}, 1),
 		entries: map[key]*entry{},
-		held:    map[string]int{},
+		keys:    map[string]*keyState{},
 	}, nil
 }
 
@@ -215,7 +230,8 @@ func (s *Scheduler) SetJobs(jobs []Job) error {
 		j.Keys = slices.Clone(j.Keys)
 		k := key{j.Profile, j.Link}
 		if e, ok := s.entries[k]; ok && !e.removed {
-			e.job = j
+			// A run in progress gives back the keys it took when it ends.
+			e.job, e.ks = j, s.keyStates(j.Keys)
 			if limit := now.Add(s.jittered(interval(j))); e.next.After(limit) {
 				e.next = limit
 			}
@@ -223,7 +239,7 @@ func (s *Scheduler) SetJobs(jobs []Job) error {
 			continue
 		}
 		spread := min(interval(j), s.cfg.InitialSpread)
-		e := &entry{job: j, next: now.Add(time.Duration(s.cfg.Rand.Int64N(int64(spread) + 1)))}
+		e := &entry{k: k, job: j, ks: s.keyStates(j.Keys), next: now.Add(time.Duration(s.cfg.Rand.Int64N(int64(spread) + 1)))}
 		e.status = LinkStatus{Profile: j.Profile, Link: j.Link, NextRun: e.next, Pairs: -1}
 		s.entries[k] = e
 	}
@@ -240,9 +256,39 @@ func (s *Scheduler) SetJobs(jobs []Job) error {
 			delete(s.entries, k)
 		}
 	}
+	s.list = s.list[:0]
+	used := map[*keyState]bool{}
+	for _, e := range s.entries {
+		if !e.removed {
+			s.list = append(s.list, e)
+			for _, k := range e.ks {
+				used[k] = true
+			}
+		}
+	}
+	for n, k := range s.keys {
+		if !used[k] && k.held <= 0 {
+			delete(s.keys, n)
+		}
+	}
 	s.mu.Unlock()
 	s.kick()
 	return nil
+}
+
+// keyStates resolves job keys to their states, making those not seen yet.
+// s.mu must be held.
+func (s *Scheduler) keyStates(names []string) []*keyState {
+	out := make([]*keyState, len(names))
+	for i, n := range names {
+		ks := s.keys[n]
+		if ks == nil {
+			ks = &keyState{limit: s.limit(n)}
+			s.keys[n] = ks
+		}
+		out[i] = ks
+	}
+	return out
 }
 
 func interval(j Job) time.Duration {
@@ -324,7 +370,10 @@ func (s *Scheduler) kick() {
 }
 
 // dispatch starts what may start now and returns how long until the next
-// scheduled run (-1: nothing scheduled).
+// scheduled run (-1: nothing scheduled). Requests go first, oldest first, then
+// scheduled runs that are due, earliest first; one that does not fit its
+// limits does not hold up those behind it. It runs after every run, with
+// thousands of links waiting, so it scans, it does not sort them all.
 func (s *Scheduler) dispatch() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -332,61 +381,77 @@ func (s *Scheduler) dispatch() time.Duration {
 		return -1
 	}
 	now := s.cfg.Clock.Now()
-	type cand struct {
-		e     *entry
-		k     key
-		seq   uint64 // requests first, oldest first
-		due   time.Time
-		asked bool
-	}
-	var cands []cand
-	for k, e := range s.entries {
-		if e.running || e.removed {
-			continue
-		}
+	keep := s.asked[:0]
+	var again []*entry
+	for _, e := range s.asked {
 		switch {
-		case len(e.requests) > 0:
-			cands = append(cands, cand{e: e, k: k, seq: e.requests[0].seq, asked: true})
-		case !e.next.After(now):
-			cands = append(cands, cand{e: e, k: k, due: e.next})
+		case e.removed || len(e.requests) == 0:
+			e.queued = false
+		case e.running || s.running >= s.cfg.MaxConcurrent || !fits(e.ks):
+			keep = append(keep, e)
+		default:
+			s.start(e.k, e)
+			e.queued = false
+			if len(e.requests) > 0 {
+				again = append(again, e) // requests with other options
+			}
 		}
 	}
-	sort.Slice(cands, func(i, j int) bool {
-		a, b := cands[i], cands[j]
-		if a.asked != b.asked {
-			return a.asked
-		}
-		if a.asked {
-			return a.seq < b.seq
-		}
-		if !a.due.Equal(b.due) {
-			return a.due.Before(b.due)
-		}
-		if a.k.profile != b.k.profile {
-			return a.k.profile < b.k.profile
-		}
-		return a.k.link < b.k.link
-	})
-	for _, c := range cands {
-		if s.running >= s.cfg.MaxConcurrent {
-			break
-		}
-		if !s.fits(c.e.job.Keys) {
-			continue
-		}
-		s.start(c.k, c.e)
+	clear(s.asked[len(keep):])
+	s.asked = keep
+	for _, e := range again {
+		s.enqueue(e)
 	}
-	next := time.Duration(-1)
-	for _, e := range s.entries {
+	var due []*entry
+	var first *entry // the next to be due
+	for _, e := range s.list {
 		if e.running || e.removed || len(e.requests) > 0 {
 			continue
 		}
-		d := max(e.next.Sub(now), 0)
-		if next < 0 || d < next {
-			next = d
+		if !e.next.After(now) {
+			due = append(due, e)
+			continue
+		}
+		if first == nil || e.next.Before(first.next) {
+			first = e
 		}
 	}
+	next := time.Duration(-1)
+	if first != nil {
+		next = first.next.Sub(now)
+	}
+	slices.SortFunc(due, func(a, b *entry) int {
+		if c := a.next.Compare(b.next); c != 0 {
+			return c
+		}
+		if a.k.profile != b.k.profile {
+			return strings.Compare(a.k.profile, b.k.profile)
+		}
+		return strings.Compare(a.k.link, b.k.link)
+	})
+	for _, e := range due {
+		if s.running < s.cfg.MaxConcurrent && fits(e.ks) {
+			s.start(e.k, e)
+			continue
+		}
+		next = 0 // due, and waiting for a slot
+	}
 	return next
+}
+
+// enqueue puts e among the asked entries by its first request's seq. s.mu
+// must be held.
+func (s *Scheduler) enqueue(e *entry) {
+	if e.queued {
+		return
+	}
+	e.queued = true
+	seq := e.requests[0].seq
+	i := sort.Search(len(s.asked), func(i int) bool {
+		a := s.asked[i]
+		return len(a.requests) > 0 && a.requests[0].seq > seq
+	})
+	s.asked = slices.Insert(s.asked, i, e)
 }
 
 // limit returns the limit of a key (0 = none).
@@ -398,9 +463,9 @@ func (s *Scheduler) limit(k string) int {
 	return s.cfg.Limits[class]
 }
 
-func (s *Scheduler) fits(keys []string) bool {
-	for _, k := range keys {
-		if l := s.limit(k); l > 0 && s.held[k] >= l {
+func fits(ks []*keyState) bool {
+	for _, k := range ks {
+		if k.limit > 0 && k.held >= k.limit {
 			return false
 		}
 	}
@@ -427,15 +492,16 @@ func (s *Scheduler) start(k key, e *entry) {
 	e.running = true
 	e.status.Running = true
 	s.running++
-	for _, hk := range e.job.Keys {
-		s.held[hk]++
+	ks := e.ks
+	for _, k := range ks {
+		k.held++
 	}
 	job := e.job
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		res, err := s.runOne(job, opts)
-		s.finish(k, e, job, opts, res, err, served)
+		s.finish(k, e, job, ks, opts, res, err, served)
 	}()
 }
 
@@ -448,17 +514,14 @@ func (s *Scheduler) runOne(job Job, opts engine.RunOptions) (res engine.Result, 
 	return s.cfg.Run(s.base, job.Profile, job.Link, opts)
 }
 
-func (s *Scheduler) finish(k key, e *entry, job Job, opts engine.RunOptions, res engine.Result, err error, served []*request) {
+func (s *Scheduler) finish(k key, e *entry, job Job, ks []*keyState, opts engine.RunOptions, res engine.Result, err error, served []*request) {
 	s.mu.Lock()
 	now := s.cfg.Clock.Now()
 	e.running = false
 	e.status.Running = false
 	s.running--
-	for _, hk := range job.Keys {
-		s.held[hk]--
-		if s.held[hk] <= 0 {
-			delete(s.held, hk)
-		}
+	for _, k := range ks {
+		k.held--
 	}
 	if !opts.DryRun {
 		e.status.LastRun = now
@@ -529,7 +592,9 @@ func (s *Scheduler) RunNow(ctx context.Context, profile, link string, opts engin
 	for i, k := range keys {
 		s.seq++
 		r := &request{seq: s.seq, opts: opts, done: make(chan LinkResult, 1)}
-		s.entries[k].requests = append(s.entries[k].requests, r)
+		e := s.entries[k]
+		e.requests = append(e.requests, r)
+		s.enqueue(e)
 		reqs[i] = r
 	}
 	s.mu.Unlock()

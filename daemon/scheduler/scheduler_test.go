@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -358,6 +359,74 @@ func TestConcurrencyLimits(t *testing.T) {
 	}
 }
 
+// Requests run oldest first; one that cannot start yet (its mailbox is busy)
+// does not hold up those behind it, and a link's request with other options
+// waits its turn behind requests made before it.
+func TestRequestsRunOldestFirst(t *testing.T) {
+	s, _, rec := newTest(t, Config{MaxConcurrent: 1, Limits: map[string]int{"mailbox": 1}})
+	jobs := []Job{
+		{Profile: "p", Link: "x", Interval: time.Hour, Keys: []string{"mailbox:m"}},
+		{Profile: "p", Link: "a", Interval: time.Hour, Keys: []string{"mailbox:m"}},
+		{Profile: "p", Link: "b", Interval: time.Hour},
+		{Profile: "p", Link: "c", Interval: time.Hour},
+	}
+	for _, j := range jobs {
+		rec.block[j.Link] = make(chan struct{})
+	}
+	if err := s.SetJobs(jobs); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	ask := func(link string, opts engine.RunOptions) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.RunNow(context.Background(), "p", link, opts); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	queued := func(n int) func() bool {
+		return func() bool {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			got := 0
+			for _, e := range s.entries {
+				got += len(e.requests)
+			}
+			return got == n
+		}
+	}
+	ask("x", engine.RunOptions{})
+	waitFor(t, func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return rec.inFlight["x"] == 1 })
+	ask("a", engine.RunOptions{})
+	waitFor(t, queued(1))
+	ask("b", engine.RunOptions{})
+	waitFor(t, queued(2))
+	ask("a", engine.RunOptions{DryRun: true})
+	waitFor(t, queued(3))
+	ask("c", engine.RunOptions{})
+	waitFor(t, queued(4))
+	for _, l := range []string{"x", "a", "b", "a", "c"} {
+		waitFor(t, func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return rec.inFlight[l] == 1 })
+		rec.mu.Lock()
+		ch := rec.block[l]
+		rec.block[l] = make(chan struct{})
+		rec.mu.Unlock()
+		close(ch)
+	}
+	wg.Wait()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var got []string
+	for _, c := range rec.calls {
+		got = append(got, fmt.Sprintf("%s%v", c.link, map[bool]string{true: "(dry)"}[c.opts.DryRun]))
+	}
+	if want := []string{"x", "a", "b", "a(dry)", "c"}; !slices.Equal(got, want) {
+		t.Fatalf("runs in order %v, want %v", got, want)
+	}
+}
+
 // waitFor polls cond for a bounded time (a run's goroutine finishing).
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
@@ -480,4 +549,36 @@ func TestWait(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkRunNowProfile2000 runs every link of a profile of 2,000 links once,
+// as the idle cycle does, with runs that return at once: what the scheduler
+// itself costs per run when thousands wait for a slot.
+func BenchmarkRunNowProfile2000(b *testing.B) {
+	const links = 2000
+	s, err := New(Config{
+		Run: func(ctx context.Context, profile, link string, opts engine.RunOptions) (engine.Result, error) {
+			return engine.Result{Pairs: -1}, nil
+		},
+		Clock: &fakeClock{now: t0}, Rand: rand.New(rand.NewPCG(1, 2)), MaxConcurrent: 128,
+		Limits: map[string]int{"provider": 96, "diary": 1},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	jobs := make([]Job, links)
+	for i := range jobs {
+		jobs[i] = Job{Profile: "p", Link: fmt.Sprintf("l%04d", i), Interval: time.Hour,
+			Keys: []string{"provider:superoffice/acme", "provider:m365/acme365", fmt.Sprintf("diary:superoffice/acme/u%d", i)}}
+	}
+	if err := s.SetJobs(jobs); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		res, err := s.RunNow(context.Background(), "p", "", engine.RunOptions{})
+		if err != nil || len(res) != links {
+			b.Fatalf("%d results, %v", len(res), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*links), "ns/run")
 }

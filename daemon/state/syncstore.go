@@ -420,16 +420,24 @@ func unindex(pb *bolt.Bucket, idx [2]*bolt.Bucket, key []byte) error {
 	if raw == nil {
 		return nil
 	}
-	old, err := decodePair(raw)
-	if err != nil {
-		return err
+	// Only the two ids are needed: decoding into this leaves the rest unread.
+	var old struct {
+		SO struct {
+			ID string `json:"id"`
+		} `json:"so"`
+		Cal struct {
+			ID string `json:"id"`
+		} `json:"cal"`
 	}
-	for i, ref := range []engine.Ref{old.SO, old.Cal} {
-		if ref.ID == "" {
+	if err := json.Unmarshal(raw, &old); err != nil {
+		return fmt.Errorf("%w: pair: %v", ErrCorrupt, err)
+	}
+	for i, id := range [2]string{old.SO.ID, old.Cal.ID} {
+		if id == "" {
 			continue
 		}
-		if cur := idx[i].Get([]byte(ref.ID)); cur != nil && string(cur) == string(key) {
-			if err := idx[i].Delete([]byte(ref.ID)); err != nil {
+		if cur := idx[i].Get([]byte(id)); cur != nil && string(cur) == string(key) {
+			if err := idx[i].Delete([]byte(id)); err != nil {
 				return err
 			}
 		}
