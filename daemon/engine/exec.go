@@ -12,7 +12,9 @@ import (
 
 // step is one planned write with what carrying it out needs.
 type step struct {
-	act  Action
+	// act is the planned write until it is in the result's plan, at plan.
+	act  *Action
+	plan int
 	w    *work
 	op   Op
 	to   Side
@@ -59,7 +61,7 @@ func (r *run) newStep(w *work, op Op, to, from Side, reason string) *step {
 	} else if o := w.o(to); o.kind == obsListed {
 		a.Title, a.Start = o.ev.Title, o.ev.Start
 	}
-	return &step{act: a, w: w, op: op, to: to, from: from}
+	return &step{act: &a, w: w, op: op, to: to, from: from}
 }
 
 func (r *run) createStep(w *work, to, from Side, reason string) *step {
@@ -237,7 +239,7 @@ func (r *run) replan(ctx context.Context, w *work, depth int) error {
 	}
 	steps := r.decide(w)
 	for _, st := range steps {
-		r.res.Plan = append(r.res.Plan, st.act)
+		r.planned(st)
 		if err := r.execStep(ctx, st, depth+1); err != nil {
 			return err
 		}
@@ -245,12 +247,19 @@ func (r *run) replan(ctx context.Context, w *work, depth int) error {
 	return nil
 }
 
+// planned puts st's write in the result's plan.
+func (r *run) planned(st *step) {
+	st.plan = len(r.res.Plan)
+	r.res.Plan = append(r.res.Plan, *st.act)
+	st.act = nil
+}
+
 // succeeded books a carried-out write.
 func (r *run) succeeded(st *step) {
 	p := st.w.p
 	p.Writes = append(p.Writes, r.now)
 	p.Note = ""
-	r.done(st.act)
+	r.done(r.res.Plan[st.plan])
 	if st.conflictWinner != "" {
 		r.res.Conflicts++
 		r.e.obs.Conflict(r.link.Profile, st.conflictWinner)

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
+	"time"
 )
 
 // Fewer commits per write.
@@ -45,7 +45,9 @@ type pending struct {
 
 func (pd *pending) empty() bool { return len(pd.pairs) == 0 && len(pd.intents) == 0 }
 
-// add folds b into what is pending, in the order stores apply a batch.
+// add folds b into what is pending, in the order stores apply a batch. It
+// takes b's pairs and intents as they are: the run hands over copies it keeps
+// no other hold on.
 func (pd *pending) add(b Batch) {
 	if pd.pairs == nil {
 		pd.pairs, pd.intents = map[string]*Pair{}, map[string]*Intent{}
@@ -53,16 +55,14 @@ func (pd *pending) add(b Batch) {
 	for _, id := range b.DeletePairs {
 		pd.pairs[id] = nil
 	}
-	for _, p := range b.PutPairs {
-		c := p.Clone()
-		pd.pairs[p.ID] = &c
+	for i := range b.PutPairs {
+		pd.pairs[b.PutPairs[i].ID] = &b.PutPairs[i]
 	}
 	for _, id := range b.DeleteIntents {
 		pd.intents[id] = nil
 	}
-	for _, in := range b.PutIntents {
-		c := in.Clone()
-		pd.intents[in.ID] = &c
+	for i := range b.PutIntents {
+		pd.intents[b.PutIntents[i].ID] = &b.PutIntents[i]
 	}
 }
 
@@ -175,7 +175,7 @@ func (st *step) aheadable() bool { return st.op == OpCreate && st.response == ""
 // ensureIntent makes in the pair's intent on file before its write is sent:
 // written ahead as it is, or written now.
 func (r *run) ensureIntent(ctx context.Context, in Intent) error {
-	if a := r.ahead[in.ID]; a != nil && reflect.DeepEqual(*a, in) {
+	if a := r.ahead[in.ID]; a != nil && sameIntent(a, &in) {
 		delete(r.ahead, in.ID)
 		return nil
 	}
@@ -206,4 +206,23 @@ func (r *run) flush(ctx context.Context) error {
 		return nil
 	}
 	return r.commit(context.WithoutCancel(ctx), Batch{}, "pending records")
+}
+
+// sameIntent reports whether two intents record the same thing.
+func sameIntent(a, b *Intent) bool {
+	return a.ID == b.ID && a.Op == b.Op && a.Side == b.Side && a.Before == b.Before && a.Shape == b.Shape &&
+		a.Started.Equal(b.Started) && samePair(&a.Pair, &b.Pair)
+}
+
+// samePair reports whether two pairs hold the same values.
+func samePair(a, b *Pair) bool {
+	return a.ID == b.ID && sameRef(&a.SO, &b.SO) && sameRef(&a.Cal, &b.Cal) && a.Kind == b.Kind && a.Series == b.Series &&
+		a.OriginalStart.Equal(b.OriginalStart) && a.Origin == b.Origin && a.Owner == b.Owner && a.SOPrivate == b.SOPrivate &&
+		a.Endless == b.Endless && a.Frozen == b.Frozen && a.Note == b.Note && slices.EqualFunc(a.Writes, b.Writes, time.Time.Equal) &&
+		a.QuarantinedUntil.Equal(b.QuarantinedUntil) && a.Role == b.Role && a.Meeting == b.Meeting && a.WaitSince.Equal(b.WaitSince)
+}
+
+func sameRef(a, b *Ref) bool {
+	return a.ID == b.ID && a.Version == b.Version && a.Hash == b.Hash && a.Start.Equal(b.Start) && a.End.Equal(b.End) &&
+		a.Series == b.Series && maps.Equal(a.Extras, b.Extras) && a.Deleted == b.Deleted && a.Meeting == b.Meeting && a.Response == b.Response
 }

@@ -150,8 +150,9 @@ func (r *run) do(ctx context.Context) error {
 		// The listed items live on in the works that need them.
 		v.events, v.removed = nil, nil
 	}
+	r.res.Plan = slices.Grow(r.res.Plan, len(steps))
 	for _, st := range steps {
-		r.res.Plan = append(r.res.Plan, st.act)
+		r.planned(st)
 	}
 	if r.opts.DryRun {
 		r.res.Pairs = len(r.idx.byID)
