@@ -62,8 +62,9 @@
 // service; a SuperOffice tenant gets at most DefaultRequestLimits' requests at
 // once however many runs there are. New sets the Go heap's soft limit to
 // DefaultMemoryLimit unless GOMEMLIMIT is set (Options.MemoryLimit < 0 leaves
-// it alone), so the daemon stays within its memory budget while many runs hold
-// their items.
+// it alone), and a run starts only while the live heap is under half of the
+// limit in force (a burst of runs at a time, scheduler.Config.Admit), so the
+// daemon stays within its memory budget while many runs hold their items.
 //
 // It must not import a concrete provider; cmd hands it the plugins.
 package runner

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -56,7 +58,8 @@ type Options struct {
 	// provider name (nil: DefaultRequestLimits; a provider not named: no bound).
 	RequestLimits map[string]int
 	// MemoryLimit is the Go heap's soft limit set at New unless the environment
-	// sets GOMEMLIMIT (0: DefaultMemoryLimit; negative: left alone).
+	// sets GOMEMLIMIT (0: DefaultMemoryLimit; negative: left alone, and runs
+	// start as the limits allow, whatever the heap holds).
 	MemoryLimit int64
 	// ConfigureWait bounds how long Apply waits for the plugins to take their
 	// settings before it returns (they go on in the background). [15s]
@@ -73,8 +76,8 @@ type Options struct {
 // requests Microsoft allows per mailbox. Runs spend most of their time waiting
 // for the services (Google paces each calendar to its 600 requests a minute, so
 // an initial sync of a few hundred items there lasts a minute or more), so many
-// run at once: DefaultMaxConcurrent in all, at most 96 of them on one provider
-// instance, which leaves room for another tenant's links. What a run holds
+// run at once: DefaultMaxConcurrent in all, at most 224 of them on one
+// provider instance, which leaves room for another tenant's links. What a run holds
 // while it waits is small (the engine lets go of each item once it is
 // written), and DefaultMemoryLimit keeps the heap in bounds. The requests a
 // SuperOffice tenant gets at once are bounded apart from the runs
@@ -83,11 +86,15 @@ type Options struct {
 // and then its mark, and another link listing the diary between the two would
 // take our own copy for the person's appointment.
 func DefaultLimits() map[string]int {
-	return map[string]int{"provider": 96, "mailbox": 4, "diary": 1}
+	return map[string]int{"provider": 224, "mailbox": 4, "diary": 1}
 }
 
-// DefaultMaxConcurrent bounds the runs in progress at once.
-const DefaultMaxConcurrent = 128
+// DefaultMaxConcurrent bounds the runs in progress at once. Below it, a run
+// starts only while the Go heap's live part is under half of the memory limit
+// (admit): runs that wait on a service's pace hold little, an initial sync of
+// a large calendar a lot, and the heap tells the two apart where a count of
+// runs cannot.
+const DefaultMaxConcurrent = 256
 
 // DefaultRequestLimits bound the requests in flight at once to one provider
 // instance, by provider: SuperOffice publishes no rate limits and asks apps to
@@ -224,6 +231,10 @@ func New(opts Options) (*Runner, error) {
 	}
 	if scfg.Limits == nil {
 		scfg.Limits = DefaultLimits()
+	}
+	if limit := debug.SetMemoryLimit(-1); scfg.Admit == nil && opts.MemoryLimit > 0 && limit < math.MaxInt64 {
+		// The limit in force: ours, or the one GOMEMLIMIT set.
+		scfg.Admit = admitBelow(limit / 2)
 	}
 	sched, err := scheduler.New(scfg)
 	if err != nil {
@@ -626,4 +637,17 @@ func (r *Runner) provider(ctx context.Context, block string) (sdk.Provider, erro
 		return nil, err
 	}
 	return r.opts.Plugins(in.provider)
+}
+
+// admitBelow admits a run while the live heap (as the last collection found
+// it) is under limit bytes.
+func admitBelow(limit int64) func() bool {
+	return func() bool {
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindUint64 {
+			return true
+		}
+		return sample[0].Value.Uint64() < uint64(limit)
+	}
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -100,3 +101,14 @@ func TestRequestSlotsBoundInflightCalls(t *testing.T) {
 }
 
 func in(g *gated) int { n, _ := g.counts(); return n }
+
+// admitBelow lets runs start while the live heap is under its bound.
+func TestAdmitBelow(t *testing.T) {
+	runtime.GC()
+	if admitBelow(1)() {
+		t.Error("a run was admitted with the live heap over a 1-byte bound")
+	}
+	if !admitBelow(1 << 50)() {
+		t.Error("a run was held with the live heap far under its bound")
+	}
+}

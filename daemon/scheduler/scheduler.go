@@ -88,6 +88,18 @@ type Config struct {
 	// InitialSpread spreads the first runs after start or reload over
 	// [0, min(interval, InitialSpread)) (default 1m).
 	InitialSpread time.Duration
+	// Admit, when set, is asked before each run starts, beyond the limits:
+	// false holds the runs that could start until a run ends or AdmitRetry has
+	// passed. The host bounds what runs hold in memory with it, where a count
+	// of runs cannot tell a run that waits on a service's pace from one that
+	// holds thousands of items.
+	Admit func() bool
+	// AdmitRetry is how soon held runs are tried again (default 250ms).
+	AdmitRetry time.Duration
+	// StartBurst bounds the runs one look at the queue starts while Admit is
+	// set, so that what they take shows before more start; the rest follow
+	// after AdmitRetry or as runs end (default 16).
+	StartBurst int
 }
 
 // Errors.
@@ -196,6 +208,12 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	if cfg.InitialSpread <= 0 {
 		cfg.InitialSpread = time.Minute
+	}
+	if cfg.AdmitRetry <= 0 {
+		cfg.AdmitRetry = 250 * time.Millisecond
+	}
+	if cfg.StartBurst <= 0 {
+		cfg.StartBurst = 16
 	}
 	base, cancel := context.WithCancel(context.Background())
 	return &Scheduler{
@@ -381,13 +399,26 @@ func (s *Scheduler) dispatch() time.Duration {
 		return -1
 	}
 	now := s.cfg.Clock.Now()
+	starts, held := 0, false
+	// may reports whether one more run may start now, beyond the limits.
+	may := func() bool {
+		if s.cfg.Admit == nil {
+			return true
+		}
+		if starts >= s.cfg.StartBurst || !s.cfg.Admit() {
+			held = true
+			return false
+		}
+		starts++
+		return true
+	}
 	keep := s.asked[:0]
 	var again []*entry
 	for _, e := range s.asked {
 		switch {
 		case e.removed || len(e.requests) == 0:
 			e.queued = false
-		case e.running || s.running >= s.cfg.MaxConcurrent || !fits(e.ks):
+		case e.running || s.running >= s.cfg.MaxConcurrent || !fits(e.ks) || held || !may():
 			keep = append(keep, e)
 		default:
 			s.start(e.k, e)
@@ -430,11 +461,12 @@ func (s *Scheduler) dispatch() time.Duration {
 		return strings.Compare(a.k.link, b.k.link)
 	})
 	for _, e := range due {
-		if s.running < s.cfg.MaxConcurrent && fits(e.ks) {
+		if s.running < s.cfg.MaxConcurrent && fits(e.ks) && !held && may() {
 			s.start(e.k, e)
-			continue
 		}
-		next = 0 // due, and waiting for a slot
+	}
+	if held && (next < 0 || next > s.cfg.AdmitRetry) {
+		next = s.cfg.AdmitRetry
 	}
 	return next
 }
@@ -630,4 +662,11 @@ func (s *Scheduler) Status() []LinkStatus {
 		return out[i].Link < out[j].Link
 	})
 	return out
+}
+
+// Running returns the number of runs in progress.
+func (s *Scheduler) Running() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
 }

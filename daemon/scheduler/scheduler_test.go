@@ -427,6 +427,71 @@ func TestRequestsRunOldestFirst(t *testing.T) {
 	}
 }
 
+// Admit holds runs beyond the limits: none starts while it says no, the
+// scheduler looks again after AdmitRetry, and once it says yes runs start a
+// burst at a time. A due run that waits for a slot does not make the loop spin.
+func TestAdmitHoldsRuns(t *testing.T) {
+	var mu sync.Mutex
+	open := false
+	asked := 0
+	s, clock, rec := newTest(t, Config{MaxConcurrent: 100, StartBurst: 3, AdmitRetry: 2 * time.Second, Admit: func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		return open
+	}})
+	var jobs []Job
+	for i := range 8 {
+		l := fmt.Sprintf("l%d", i)
+		jobs = append(jobs, Job{Profile: "p", Link: l, Interval: time.Hour})
+		rec.block[l] = make(chan struct{})
+	}
+	if err := s.SetJobs(jobs); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Minute) // all due
+	if next := s.dispatch(); next != 2*time.Second {
+		t.Fatalf("held runs are looked at again in %v, want 2s", next)
+	}
+	if n := s.Running(); n != 0 || asked == 0 {
+		t.Fatalf("%d runs started while Admit said no (asked %d times)", n, asked)
+	}
+	mu.Lock()
+	open = true
+	mu.Unlock()
+	if next := s.dispatch(); next != 2*time.Second {
+		t.Fatalf("after a burst, the rest are looked at again in %v, want 2s", next)
+	}
+	if n := s.Running(); n != 3 {
+		t.Fatalf("%d runs started in one burst, want 3", n)
+	}
+	s.dispatch()
+	s.dispatch()
+	if n := s.Running(); n != 8 {
+		t.Fatalf("%d runs started after three bursts, want 8", n)
+	}
+	for _, j := range jobs {
+		close(rec.block[j.Link])
+	}
+	s.wg.Wait()
+
+	// Limits: a due run that cannot start until a slot frees does not make the
+	// loop look again at once; the end of a run starts it.
+	s2, clock2, rec2 := newTest(t, Config{MaxConcurrent: 1})
+	if err := s2.SetJobs([]Job{{Profile: "p", Link: "a", Interval: time.Hour}, {Profile: "p", Link: "b", Interval: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	rec2.block["a"], rec2.block["b"] = make(chan struct{}), make(chan struct{})
+	clock2.Advance(2 * time.Minute)
+	if next := s2.dispatch(); next == 0 {
+		t.Fatal("a run waiting for a slot makes the scheduler look again at once")
+	}
+	close(rec2.block["a"])
+	close(rec2.block["b"])
+	waitFor(t, func() bool { rec2.mu.Lock(); defer rec2.mu.Unlock(); return len(rec2.calls) == 2 })
+	s2.wg.Wait()
+}
+
 // waitFor polls cond for a bounded time (a run's goroutine finishing).
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
