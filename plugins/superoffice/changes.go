@@ -609,13 +609,17 @@ func (p *Provider) emit(ctx context.Context, in *instance, t sdk.Target, owner i
 	return out, nil
 }
 
-// bulkThreshold is the number of rows from which one diary read beats reading
-// rows one by one.
-const bulkThreshold = 8
+// bulkThreshold is the number of rows from which one list read beats reading
+// rows one by one; bulkChunk bounds the ids of one list read.
+const (
+	bulkThreshold = 2
+	bulkChunk     = 500
+)
 
 // readSingles reads rows that are not part of a series and maps them. Many rows
-// come from one GetAssociateDiary over their time span; bookings (which need
-// their participants) and rows the diary read missed are read one by one.
+// come from GetAppointmentList by their ids (the rows wanted and no others, as
+// a read of the diary over their time span would give); bookings (which need
+// their participants) and rows the list read missed are read one by one.
 func (in *instance) readSingles(ctx context.Context, t sdk.Target, owner int, items []workItem) ([]sdk.Event, error) {
 	if len(items) == 0 {
 		return nil, nil
@@ -635,29 +639,31 @@ func (in *instance) readSingles(ctx context.Context, t sdk.Target, owner int, it
 	got := map[int]*row{}
 	var oneByOne []int
 	if len(items) >= bulkThreshold {
-		from, to := items[0].start, items[0].end
+		ids := make([]int, 0, len(items))
 		for _, w := range items {
-			from, to = min(from, w.start), max(to, w.end)
+			ids = append(ids, w.id)
 		}
-		var diary []wire.Appointment
-		req := wire.GetAssociateDiaryRequest{AssociateId: wire.FlexInt(owner), StartTime: utcText(time.Unix(from, 0).Add(-time.Minute)),
-			EndTime: utcText(time.Unix(to, 0).Add(time.Minute)), Count: wire.FlexInt(len(items)*4 + 1000)}
-		if _, err := in.agent(ctx, t, "Appointment/GetAssociateDiary", nil, req, &diary); err != nil {
-			return nil, fmt.Errorf("read diary %d: %w", owner, err)
-		}
-		for i := range diary {
-			a := &diary[i]
-			if !want[a.AppointmentId] || got[a.AppointmentId] != nil {
-				continue
+		for len(ids) > 0 {
+			chunk := ids[:min(len(ids), bulkChunk)]
+			ids = ids[len(chunk):]
+			var list []wire.Appointment
+			if _, err := in.agent(ctx, t, "Appointment/GetAppointmentList", nil, chunk, &list); err != nil {
+				return nil, fmt.Errorf("read %d appointments of diary %d: %w", len(chunk), owner, err)
 			}
-			if a.MotherId != 0 {
-				continue // a booking: read in full below
+			for i := range list {
+				a := &list[i]
+				if !want[a.AppointmentId] || got[a.AppointmentId] != nil {
+					continue
+				}
+				if a.MotherId != 0 {
+					continue // a booking: read in full below
+				}
+				r, err := rowFromSimple(a, scanRow{}, loc)
+				if err != nil {
+					return nil, err
+				}
+				got[r.id] = &r
 			}
-			r, err := rowFromSimple(a, scanRow{}, loc)
-			if err != nil {
-				return nil, err
-			}
-			got[r.id] = &r
 		}
 	}
 	for _, w := range items {

@@ -16,7 +16,7 @@
 // # Reading a diary
 //
 // See changes.go: an id-and-timestamp scan of the window against a snapshot in
-// the cursor, then reads of what changed (one GetAssociateDiary for many rows,
+// the cursor, then reads of what changed (GetAppointmentList by id for many rows,
 // single reads for meetings, whose participants only the full entity carries),
 // and deletes as ids that vanished. A round without changes is one request; a
 // full read of 5,000 appointments about 270 (most of them meetings). Cursors

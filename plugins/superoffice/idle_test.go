@@ -94,3 +94,47 @@ func TestUnchangedRounds(t *testing.T) {
 		t.Errorf("after a deletion: removed %v, want [%s]", removed, kept.ID)
 	}
 }
+
+// The rows a round finds changed are read by their ids, in one request, not
+// through a read of every row of their time span.
+func TestChangedRowsAreReadByID(t *testing.T) {
+	e := newEnv(t)
+	tg := e.target(e.user1)
+	if err := e.so.SeedEvents("USER1", 60, 9); err != nil {
+		t.Fatal(err)
+	}
+	evs, _, cur, _ := e.listAll(tg, "", 0)
+	e.clk.Add(10 * time.Second)
+	cur = e.settle(tg, cur)
+	var edited []string
+	for id, ev := range evs {
+		if ev.Kind == sdk.KindSingle && ev.MeetingKey == "" && !ev.AllDay && len(edited) < 3 {
+			edited = append(edited, id)
+			e.asPerson("USER1", "PUT", "/v1/Appointment/"+id, fmt.Sprintf(
+				`{"AppointmentId":%s,"Associate":{"AssociateId":%d},"Title":"Renamed %s","StartDate":"%s","EndDate":"%s"}`,
+				id, e.user1, id, ev.Start.In(e.so.Location()).Format("2006-01-02T15:04:05"), ev.End.In(e.so.Location()).Format("2006-01-02T15:04:05")))
+		}
+	}
+	if len(edited) < 3 {
+		t.Fatalf("only %d plain rows seeded", len(edited))
+	}
+	e.clk.Add(10 * time.Second)
+	before := e.so.Stats().Requests
+	got, _, _, _ := e.listAll(tg, cur, 0)
+	after := e.so.Stats().Requests
+	for _, id := range edited {
+		if got[id].Title != "Renamed "+id {
+			t.Errorf("%s: %+v", id, got[id])
+		}
+	}
+	if len(got) != len(edited) {
+		t.Errorf("%d rows reported, want %d", len(got), len(edited))
+	}
+	list, diary := "POST /api/v1/Agents/Appointment/GetAppointmentList", "POST /api/v1/Agents/Appointment/GetAssociateDiary"
+	if n := after[list] - before[list]; n != 1 {
+		t.Errorf("%d GetAppointmentList requests, want 1 (routes %v)", n, after)
+	}
+	if n := after[diary] - before[diary]; n != 0 {
+		t.Errorf("%d GetAssociateDiary requests, want 0", n)
+	}
+}

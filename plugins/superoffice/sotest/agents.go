@@ -1,6 +1,8 @@
 package sotest
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"time"
 
@@ -158,6 +160,38 @@ func (c *call) agentAssociateDiary() {
 			break
 		}
 		out = append(out, c.s.simple(a, c.z))
+	}
+	c.json(http.StatusOK, out)
+}
+
+// agentAppointmentList is GetAppointmentList: the flat carriers of the
+// appointments whose ids the body lists (a JSON array, as the Swagger
+// description has it, or an object with AppointmentIds). Ids that name no
+// appointment are left out.
+func (c *call) agentAppointmentList() {
+	b, err := io.ReadAll(io.LimitReader(c.r.Body, 16<<20))
+	if err != nil {
+		writeError(c.w, http.StatusBadRequest, "BadRequest", "read body: "+err.Error())
+		return
+	}
+	var ids []wire.FlexInt
+	if err := json.Unmarshal(b, &ids); err != nil {
+		var obj struct {
+			AppointmentIds []wire.FlexInt `json:"AppointmentIds"`
+		}
+		if err2 := json.Unmarshal(b, &obj); err2 != nil || obj.AppointmentIds == nil {
+			writeError(c.w, http.StatusBadRequest, "ArgumentNullException", "appointmentIds: want an array of appointment ids")
+			return
+		}
+		ids = obj.AppointmentIds
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	out := make([]wire.Appointment, 0, len(ids))
+	for _, id := range ids {
+		if a := c.s.st.appts[int(id)]; a != nil {
+			out = append(out, c.s.simple(a, c.z))
+		}
 	}
 	c.json(http.StatusOK, out)
 }

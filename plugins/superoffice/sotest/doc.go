@@ -45,7 +45,8 @@
 // display values or $output=Logical raw values, updatedDate 0001-01-01 until the
 // first change, deleted rows simply gone), the Appointment agent (Save, Delete,
 // SaveAppointmentEntity, GetAppointmentEntity, DeleteAppointmentEntity,
-// CreateDefaultAppointmentEntity, GetAssociateDiary, GetAppointmentRecords,
+// CreateDefaultAppointmentEntity, GetAssociateDiary, GetAppointmentList,
+// GetAppointmentRecords,
 // UpdateAppointmentWithMode, Accept, Reject, CalculateDays and the UID methods),
 // users (REST, OData AllUsers, currentPrincipal, GetUser/GetUserFromName),
 // licences (REST and GetLicenseForAllOwnersFromDB), MDOList resource and task,

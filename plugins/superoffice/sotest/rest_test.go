@@ -200,6 +200,20 @@ func TestClientLibraryForms(t *testing.T) {
 	if len(rows) != 1 || rows[0].Description != "From JS" {
 		t.Errorf("diary = %s", diary.body)
 	}
+	// GetAppointmentList: the rows of the ids listed, unknown ids left out; the
+	// ids as the Swagger has them (an array) or as an object.
+	for _, body := range []string{fmt.Sprintf(`[%d, 987654]`, e.AppointmentId), fmt.Sprintf(`{"AppointmentIds":[987654,%d]}`, e.AppointmentId)} {
+		var list []wire.Appointment
+		a := f.do("POST", "/v1/Agents/Appointment/GetAppointmentList", body)
+		a.json(t, &list)
+		if a.status != 200 || len(list) != 1 || list[0].AppointmentId != int(e.AppointmentId) || list[0].Description != "From JS" ||
+			list[0].StartDate != rows[0].StartDate {
+			t.Errorf("GetAppointmentList %s = %d %s", body, a.status, a.body)
+		}
+	}
+	if a := f.do("POST", "/v1/Agents/Appointment/GetAppointmentList", `"seven"`); a.status != 400 {
+		t.Errorf("GetAppointmentList without ids: %d %s", a.status, a.body)
+	}
 	if a := f.do("POST", fmt.Sprintf("/v1/Agents/Appointment/DeleteAppointmentEntity?AppointmentEntityId=%d", e.AppointmentId), "null"); a.status != 204 {
 		t.Errorf("delete: %d", a.status)
 	}

@@ -71,6 +71,7 @@ func (s *Server) routes() []route {
 		{"Delete", (*call).agentDelete},
 		{"GetAssociateDiary", (*call).agentAssociateDiary},
 		{"GetAssociatesDiary", (*call).agentAssociatesDiary},
+		{"GetAppointmentList", (*call).agentAppointmentList},
 		{"GetAppointmentRecords", (*call).agentRecords},
 		{"UpdateAppointmentWithMode", (*call).agentUpdateWithMode},
 		{"Accept", (*call).agentAccept},
