@@ -646,12 +646,12 @@ func (in *instance) readSingles(ctx context.Context, t sdk.Target, owner int, it
 		for len(ids) > 0 {
 			chunk := ids[:min(len(ids), bulkChunk)]
 			ids = ids[len(chunk):]
-			var list []wire.Appointment
+			var list appointmentList
 			if _, err := in.agent(ctx, t, "Appointment/GetAppointmentList", nil, chunk, &list); err != nil {
 				return nil, fmt.Errorf("read %d appointments of diary %d: %w", len(chunk), owner, err)
 			}
-			for i := range list {
-				a := &list[i]
+			for i := range list.rows {
+				a := &list.rows[i]
 				if !want[a.AppointmentId] || got[a.AppointmentId] != nil {
 					continue
 				}

@@ -101,11 +101,12 @@ func (in *instance) seriesRows(ctx context.Context, t sdk.Target, ruleID, owner 
 	for _, s := range scan {
 		byID[s.id] = s
 	}
-	var recs []wire.Appointment
+	var list appointmentList
 	if _, err := in.agent(ctx, t, "Appointment/GetAppointmentRecords", nil,
-		wire.GetAppointmentRecordsRequest{RecurrenceRuleId: wire.FlexInt(ruleID)}, &recs); err != nil {
+		wire.GetAppointmentRecordsRequest{RecurrenceRuleId: wire.FlexInt(ruleID)}, &list); err != nil {
 		return nil, fmt.Errorf("read the rows of series %d: %w", ruleID, err)
 	}
+	recs := list.rows
 	var rows []row
 	for i := range recs {
 		sc, ok := byID[recs[i].AppointmentId]
