@@ -52,6 +52,7 @@ type stats struct {
 	serverErrors int
 	mails        map[string]int
 	mailLog      []Mail
+	notified     int // change notifications the receiver took
 }
 
 // Mail is a message the real service would have sent because of a write.
@@ -111,6 +112,9 @@ type Stats struct {
 	// service would have mailed because of writes; Mails breaks them down by kind.
 	MailsSent int            `json:"mails_sent"`
 	Mails     map[string]int `json:"mails"`
+	// NotificationsSent counts the change and lifecycle notifications the
+	// subscriptions' receivers took (answered 2xx).
+	NotificationsSent int `json:"notifications_sent"`
 }
 
 // Stats returns the counters of /_emulator/stats.
@@ -118,7 +122,8 @@ func (s *Server) Stats() Stats {
 	st := &s.stats
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	out := Stats{Requests: maps.Clone(st.routes), RequestsTotal: st.total, BatchItems: st.batchItems, Identity: maps.Clone(st.identity), Throttled: st.throttled, ServerErrors: st.serverErrors, Mails: maps.Clone(st.mails)}
+	out := Stats{Requests: maps.Clone(st.routes), RequestsTotal: st.total, BatchItems: st.batchItems, Identity: maps.Clone(st.identity), Throttled: st.throttled, ServerErrors: st.serverErrors, Mails: maps.Clone(st.mails),
+		NotificationsSent: st.notified}
 	for _, n := range st.mails {
 		out.MailsSent += n
 	}

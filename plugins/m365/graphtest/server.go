@@ -195,6 +195,11 @@ func New(opts Options) *Server {
 		Client: opts.HTTPClient, Attempts: opts.NotificationAttempts, Retry: opts.NotificationRetry,
 		Taken:     func(status int) bool { return status >= 200 && status < 300 }, // Graph redelivers until 2xx
 		MaxQueued: maxQueuedNotifications, Logger: opts.Logger,
+		Delivered: func() {
+			s.stats.mu.Lock()
+			s.stats.notified++
+			s.stats.mu.Unlock()
+		},
 	})
 	s.adminToken = "emu-admin." + s.randomToken(24)
 	s.apps[opts.ClientID] = &app{

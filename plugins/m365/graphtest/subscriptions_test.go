@@ -98,6 +98,13 @@ func TestSubscriptions(t *testing.T) {
 	if life := got[1]["value"].([]any)[0].(map[string]any); life["lifecycleEvent"] != "missed" {
 		t.Fatalf("lifecycle %v", life)
 	}
+	// The two deliveries the receiver took are counted (not the refused attempt).
+	for i := 0; s.Stats().NotificationsSent < 2; i++ {
+		if i > 200 {
+			t.Fatalf("notifications_sent = %d, want 2 or more", s.Stats().NotificationsSent)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	a.must(204, "DELETE", "/v1.0/subscriptions/"+id, nil)
 	a.must(404, "GET", "/v1.0/subscriptions/"+id, nil)
 }
