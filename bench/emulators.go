@@ -235,8 +235,8 @@ type emulatorStats struct {
 	Throttled    int            `json:"throttled"`
 	ServerErrors int            `json:"server_errors"`
 	MailsSent    int            `json:"mails_sent"`
-	// Push notifications sent: Google's watch channels, SuperOffice's webhooks
-	// (Graph's emulator does not count its own).
+	// Push notifications delivered: Graph's subscriptions and Google's watch
+	// channels (notifications_sent), SuperOffice's webhooks (webhook_deliveries).
 	NotificationsSent int `json:"notifications_sent"`
 	WebhookDeliveries int `json:"webhook_deliveries"`
 }
