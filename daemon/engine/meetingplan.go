@@ -85,11 +85,11 @@ func (r *run) respOf(w *work, s Side) sdk.Response {
 // meetingMatch turns unpaired copies of meetings that a linked colleague organizes
 // into waiting pairs, so that no copy of them is created before the organizer's
 // link has synced the meeting.
-func (r *run) meetingMatch(unpaired *[2][]sdk.Event) {
+func (r *run) meetingMatch(unpaired *[2][]*sdk.Event) {
 	for _, s := range sides {
 		keep := unpaired[s.index()][:0]
 		for _, ev := range unpaired[s.index()] {
-			if !r.waitsFor(s, ev) {
+			if !r.waitsFor(s, *ev) {
 				keep = append(keep, ev)
 				continue
 			}
@@ -98,7 +98,7 @@ func (r *run) meetingMatch(unpaired *[2][]sdk.Event) {
 				keep = append(keep, ev) // newItems notes the clash
 				continue
 			}
-			p := &Pair{ID: id, Kind: orSingle(ev.Kind), Role: RoleWaiting, WaitSince: r.now, Endless: endless(ev)}
+			p := &Pair{ID: id, Kind: orSingle(ev.Kind), Role: RoleWaiting, WaitSince: r.now, Endless: endless(*ev)}
 			p.ref(s).ID, p.ref(s).Meeting = ev.ID, ev.MeetingKey
 			if org := r.mt.dir.find(s, ev.Organizer); org != nil {
 				p.Note = "waits for " + org.Link + " (the organizer's link) to sync the meeting"
@@ -106,7 +106,7 @@ func (r *run) meetingMatch(unpaired *[2][]sdk.Event) {
 			r.idx.add(p)
 			w := r.work(p)
 			w.isNew = true
-			*w.o(s) = obs{kind: obsListed, ev: &ev}
+			*w.o(s) = obs{kind: obsListed, ev: ev}
 		}
 		unpaired[s.index()] = keep
 	}

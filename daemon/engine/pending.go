@@ -69,6 +69,8 @@ func (pd *pending) add(b Batch) {
 // take returns what is pending as one batch, in id order, and forgets it.
 func (pd *pending) take() Batch {
 	var b Batch
+	b.PutPairs = make([]Pair, 0, len(pd.pairs))
+	b.PutIntents = make([]Intent, 0, len(pd.intents))
 	for _, id := range slices.Sorted(maps.Keys(pd.pairs)) {
 		if p := pd.pairs[id]; p != nil {
 			b.PutPairs = append(b.PutPairs, *p)
@@ -128,8 +130,8 @@ func (r *run) writeAhead(ctx context.Context, steps []*step) error {
 	if !first.aheadable() || r.ahead[first.w.p.ID] != nil {
 		return nil
 	}
-	var ins []Intent
-	seen := map[string]bool{}
+	ins := make([]Intent, 0, min(aheadChunk, len(steps)))
+	seen := make(map[string]bool, min(aheadChunk, len(steps)))
 	for _, st := range steps {
 		if len(ins) == aheadChunk || !st.aheadable() || st.class() != first.class() {
 			break

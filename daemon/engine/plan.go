@@ -136,7 +136,7 @@ func (r *run) state(w *work, s Side) state {
 // plan matches the changes to pairs, confirms deletes, applies the guards and
 // decides what to write.
 func (r *run) plan(ctx context.Context) ([]*step, error) {
-	var unpaired [2][]sdk.Event
+	var unpaired [2][]*sdk.Event
 	for _, s := range sides {
 		v := r.views[s.index()]
 		for _, id := range v.ids() {
@@ -149,7 +149,7 @@ func (r *run) plan(ctx context.Context) ([]*step, error) {
 					*w.o(s) = obs{kind: obsGone, ev: ev, cancelled: true}
 				}
 			} else {
-				unpaired[s.index()] = append(unpaired[s.index()], *ev)
+				unpaired[s.index()] = append(unpaired[s.index()], ev)
 			}
 		}
 	}
@@ -223,7 +223,7 @@ const (
 // it, stampAdopted) keeps the create from being made twice and the untagged copy
 // from coming back as a new item. When none matches, the create is planned
 // again.
-func (r *run) adoptUntagged(unpaired *[2][]sdk.Event) {
+func (r *run) adoptUntagged(unpaired *[2][]*sdk.Event) {
 	var ws []*work
 	for _, w := range r.works {
 		if w.adoptOn != "" {
@@ -252,11 +252,11 @@ func (r *run) adoptUntagged(unpaired *[2][]sdk.Event) {
 		evs := unpaired[t.index()]
 		best, bestMatch := -1, adoptNone
 		for i, ev := range evs {
-			m := r.adoptMatch(w, ev)
+			m := r.adoptMatch(w, *ev)
 			if m == adoptNone {
 				continue
 			}
-			if m > bestMatch || (m == bestMatch && adoptBefore(ev, evs[best], w.adoptSince)) {
+			if m > bestMatch || (m == bestMatch && adoptBefore(*ev, *evs[best], w.adoptSince)) {
 				best, bestMatch = i, m
 			}
 		}
@@ -267,8 +267,8 @@ func (r *run) adoptUntagged(unpaired *[2][]sdk.Event) {
 		}
 		ev := evs[best]
 		// The copy as the target stored it is what was synced, as after a create.
-		r.idx.update(p, func() { *p.ref(t) = r.refOf(p, ev) })
-		*w.o(t) = obs{kind: obsListed, ev: &ev}
+		r.idx.update(p, func() { *p.ref(t) = r.refOf(p, *ev) })
+		*w.o(t) = obs{kind: obsListed, ev: ev}
 		w.adopted = true
 		unpaired[t.index()] = slices.Delete(slices.Clone(evs), best, best+1)
 		r.log.Info("untagged copy of a pending create adopted", "side", t, "pair", p.ID, "id", ev.ID)
@@ -350,7 +350,7 @@ func (r *run) stampAdopted(w *work) []*step {
 // copy: the create never happened, and the run goes on from the stored pair (or,
 // for a pair only the intent knew, from the original as a new item), as if the
 // intent had never been written.
-func (r *run) notAdopted(w *work, unpaired *[2][]sdk.Event) {
+func (r *run) notAdopted(w *work, unpaired *[2][]*sdk.Event) {
 	w.adoptOn = ""
 	if !w.adoptInstalled {
 		return
@@ -362,7 +362,7 @@ func (r *run) notAdopted(w *work, unpaired *[2][]sdk.Event) {
 	}
 	for _, s := range sides {
 		if o := w.o(s); o.kind == obsListed {
-			unpaired[s.index()] = append(unpaired[s.index()], *o.ev)
+			unpaired[s.index()] = append(unpaired[s.index()], o.ev)
 		}
 	}
 	r.idx.remove(w.p)
@@ -515,7 +515,7 @@ func (r *run) candidates(ctx context.Context) error {
 // carries the correlation id derived from its original (or the same id as its
 // partner, after a re-create); exceptions match by series and original start;
 // last, equal iCalUIDs.
-func (r *run) crossMatch(unpaired *[2][]sdk.Event) {
+func (r *run) crossMatch(unpaired *[2][]*sdk.Event) {
 	if len(unpaired[0]) == 0 || len(unpaired[1]) == 0 {
 		return
 	}
@@ -532,7 +532,7 @@ func (r *run) crossMatch(unpaired *[2][]sdk.Event) {
 			}
 		}
 	}
-	pairUp := func(id string, so, cal sdk.Event, origin Side) {
+	pairUp := func(id string, so, cal *sdk.Event, origin Side) {
 		used[0][so.ID], used[1][cal.ID] = true, true
 		p := &Pair{ID: id, Kind: orSingle(so.Kind), Origin: origin, OriginalStart: so.OriginalStart}
 		p.SO.ID, p.Cal.ID = so.ID, cal.ID
@@ -541,15 +541,15 @@ func (r *run) crossMatch(unpaired *[2][]sdk.Event) {
 				p.Series = m.ID
 			}
 		}
-		p.Endless = endless(so) || endless(cal)
+		p.Endless = endless(*so) || endless(*cal)
 		r.idx.add(p)
 		w := r.work(p)
 		w.isNew = true
-		*w.o(SuperOffice) = obs{kind: obsListed, ev: &so}
-		*w.o(Calendar) = obs{kind: obsListed, ev: &cal}
+		*w.o(SuperOffice) = obs{kind: obsListed, ev: so}
+		*w.o(Calendar) = obs{kind: obsListed, ev: cal}
 		r.note("paired %s %s with %s %s by %s", SuperOffice, so.ID, Calendar, cal.ID, map[bool]string{true: "correlation id", false: "series or iCalUID"}[origin != ""])
 	}
-	kindOK := func(a, b sdk.Event) bool {
+	kindOK := func(a, b *sdk.Event) bool {
 		if orSingle(a.Kind) != orSingle(b.Kind) {
 			return false
 		}
@@ -582,7 +582,7 @@ func (r *run) crossMatch(unpaired *[2][]sdk.Event) {
 		}
 	}
 	// 2. Exceptions by series pair and original start.
-	byKey := map[excKey]sdk.Event{}
+	byKey := map[excKey]*sdk.Event{}
 	for _, ev := range unpaired[1] {
 		if ev.Kind != sdk.KindException || used[1][ev.ID] {
 			continue
@@ -611,7 +611,7 @@ func (r *run) crossMatch(unpaired *[2][]sdk.Event) {
 		pairUp(id, ev, cal, m.Origin)
 	}
 	// 3. iCalUID, for items both systems know by the same UID.
-	byUID := map[string]sdk.Event{}
+	byUID := map[string]*sdk.Event{}
 	for _, ev := range unpaired[1] {
 		if ev.ICalUID != "" && !used[1][ev.ID] && ev.Kind != sdk.KindException {
 			byUID[ev.ICalUID] = ev
@@ -622,7 +622,7 @@ func (r *run) crossMatch(unpaired *[2][]sdk.Event) {
 			continue
 		}
 		cal, ok := byUID[ev.ICalUID]
-		if !ok || used[1][cal.ID] || !kindOK(ev, cal) || !sameSlot(ev, cal) {
+		if !ok || used[1][cal.ID] || !kindOK(ev, cal) || !sameSlot(*ev, *cal) {
 			continue
 		}
 		id := CorrelationFor(SuperOffice, ev.ID)
@@ -643,7 +643,7 @@ func (r *run) crossMatch(unpaired *[2][]sdk.Event) {
 }
 
 // newItems makes pairs for items seen for the first time.
-func (r *run) newItems(s Side, evs []sdk.Event) {
+func (r *run) newItems(s Side, evs []*sdk.Event) {
 	// Masters and singles first, so exceptions find their series.
 	sort.SliceStable(evs, func(i, j int) bool {
 		return evs[i].Kind != sdk.KindException && evs[j].Kind == sdk.KindException
@@ -653,7 +653,7 @@ func (r *run) newItems(s Side, evs []sdk.Event) {
 		switch {
 		case ev.Cancelled:
 			continue
-		case !InWindow(ev, r.win):
+		case !InWindow(*ev, r.win):
 			continue
 		case ev.CorrelationID != "" && ev.CorrelationID != id:
 			// A copy we made whose original is gone or outside the window: never
@@ -665,7 +665,7 @@ func (r *run) newItems(s Side, evs []sdk.Event) {
 			r.note("%s item %s conflicts with pair %s; left alone", s, ev.ID, id)
 			continue
 		}
-		p := &Pair{ID: id, Kind: orSingle(ev.Kind), Origin: s, OriginalStart: ev.OriginalStart, Endless: endless(ev)}
+		p := &Pair{ID: id, Kind: orSingle(ev.Kind), Origin: s, OriginalStart: ev.OriginalStart, Endless: endless(*ev)}
 		if ev.Kind == sdk.KindException {
 			m := r.idx.side(s, ev.SeriesID)
 			if m == nil {
@@ -690,7 +690,7 @@ func (r *run) newItems(s Side, evs []sdk.Event) {
 		r.idx.add(p)
 		w := r.work(p)
 		w.isNew = true
-		*w.o(s) = obs{kind: obsListed, ev: &ev}
+		*w.o(s) = obs{kind: obsListed, ev: ev}
 	}
 }
 
