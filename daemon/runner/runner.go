@@ -108,10 +108,15 @@ func DefaultRequestLimits() map[string]int {
 
 // DefaultMemoryLimit is the soft limit of the daemon's Go heap (see
 // debug.SetMemoryLimit) unless GOMEMLIMIT is set: beyond it the garbage
-// collector works harder instead of letting the heap grow to twice what is
-// live, which keeps the daemon well inside 300 MB while hundreds of runs hold
-// their items.
+// collector works harder instead of letting the heap grow, which keeps the
+// daemon inside 300 MB while hundreds of runs hold their items. Below it the
+// collector runs at GOGC 200 (unless GOGC is set): a small heap is collected
+// half as often, a large one as the limit requires.
 const DefaultMemoryLimit = 220 << 20
+
+// gcPercent is the collector's GOGC under DefaultMemoryLimit (unless GOGC is
+// set).
+const gcPercent = 200
 
 // Runner runs the links of the configuration in force. Create it with New, plug
 // it into the agent (SetRunner, SetLicenseSource) and mount Routes on the admin
@@ -195,6 +200,11 @@ func New(opts Options) (*Runner, error) {
 	}
 	if opts.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(opts.MemoryLimit)
+		if os.Getenv("GOGC") == "" {
+			// Below the limit the heap may grow to three times what is live
+			// (fewer collections while it is small); the limit caps it.
+			debug.SetGCPercent(gcPercent)
+		}
 	}
 	r := &Runner{
 		opts: opts, log: opts.Logger, now: opts.Now,
