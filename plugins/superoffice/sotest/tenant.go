@@ -131,6 +131,11 @@ func matchRoute(pattern, segs []string) (map[string]string, bool) {
 	if len(pattern) != len(segs) {
 		return nil, false
 	}
+	for i, p := range pattern {
+		if !strings.HasPrefix(p, "{") && !strings.EqualFold(p, segs[i]) {
+			return nil, false
+		}
+	}
 	var params map[string]string
 	for i, p := range pattern {
 		if strings.HasPrefix(p, "{") {
@@ -138,10 +143,6 @@ func matchRoute(pattern, segs []string) (map[string]string, bool) {
 				params = map[string]string{}
 			}
 			params[p[1:len(p)-1]] = segs[i]
-			continue
-		}
-		if !strings.EqualFold(p, segs[i]) {
-			return nil, false
 		}
 	}
 	return params, true
@@ -187,9 +188,13 @@ func (s *Server) serveTenant(w http.ResponseWriter, r *http.Request, prefix, res
 	}
 	var rt *route
 	var params map[string]string
-	for _, cand := range s.rt {
-		if p, ok := matchRoute(cand.pattern, segs); ok && cand.method == r.Method {
-			rt, params = &cand, p
+	for i := range s.rt {
+		cand := &s.rt[i]
+		if cand.method != r.Method {
+			continue
+		}
+		if p, ok := matchRoute(cand.pattern, segs); ok {
+			rt, params = cand, p
 			break
 		}
 	}
