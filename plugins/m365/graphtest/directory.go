@@ -60,6 +60,9 @@ type user struct {
 	seq       uint64 // mailbox change counter for delta
 	gen       byte   // REST-id generation (bumped by /_emulator/move)
 	calendars []*calendar
+	// byTxn finds the event a create with a transactionId made; an entry
+	// whose event left its calendar since is stale.
+	byTxn map[string]*event
 }
 
 type calendar struct {

@@ -174,12 +174,8 @@ func (s *Server) handleCreateEvent(rc *reqCtx, sc scope) (int, any, *apiError) {
 		var tid string
 		if json.Unmarshal(raw, &tid) == nil && tid != "" {
 			// A retried create with the same transactionId returns the first one.
-			for _, c := range sc.u.calendars {
-				for _, e := range c.events {
-					if e.transactionID == tid {
-						return http.StatusCreated, s.renderOut(rc, viewOf(e), expandSpec{}, true), nil
-					}
-				}
+			if e := sc.u.byTxn[tid]; e != nil && e.transactionID == tid && e.cal.owner == sc.u && e.cal.events[e.key] == e {
+				return http.StatusCreated, s.renderOut(rc, viewOf(e), expandSpec{}, true), nil
 			}
 		}
 	}
@@ -192,6 +188,12 @@ func (s *Server) handleCreateEvent(rc *reqCtx, sc scope) (int, any, *apiError) {
 		return 0, nil, err
 	}
 	s.insertLocked(e)
+	if e.transactionID != "" {
+		if sc.u.byTxn == nil {
+			sc.u.byTxn = map[string]*event{}
+		}
+		sc.u.byTxn[e.transactionID] = e
+	}
 	s.touchLocked(e, "created")
 	if len(e.attendees) > 0 {
 		s.meetingWrittenLocked(e, cs, true)

@@ -92,6 +92,16 @@ func TestEventLifecycle(t *testing.T) {
 	if str(again.body, "id") != id {
 		t.Fatal("transactionId did not de-duplicate")
 	}
+	// Another mailbox's create with the same transactionId is its own; and once
+	// the event is gone, the transactionId makes a new one.
+	other := a.must(201, "POST", "/v1.0/users/user2@m365.test/calendar/events", body)
+	if str(other.body, "id") == id {
+		t.Fatal("another mailbox got user1's event")
+	}
+	a.must(204, "DELETE", "/v1.0/users/user2@m365.test/events/"+str(other.body, "id"), nil)
+	if renewed := a.must(201, "POST", "/v1.0/users/user2@m365.test/calendar/events", body); str(renewed.body, "id") == str(other.body, "id") {
+		t.Fatal("a deleted event came back for its transactionId")
+	}
 	// Prefer: outlook.timezone, as a separate header line.
 	got := a.must(200, "GET", "/v1.0/users/user1@m365.test/events/"+id, nil, "Prefer", `outlook.timezone="Pacific Standard Time"`)
 	if str(got.body, "start", "dateTime") != "2026-03-20T04:00:00.0000000" || str(got.body, "start", "timeZone") != "Pacific Standard Time" {
