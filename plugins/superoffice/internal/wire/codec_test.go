@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -89,5 +90,60 @@ func TestWeekdays(t *testing.T) {
 	}
 	if _, err := ParseWeekdays("Funday"); err == nil {
 		t.Error("Funday accepted")
+	}
+}
+
+// The flexible types read strings without escapes directly; what they read is
+// what encoding/json reads, escapes or not.
+func TestFlexTypesReadLikeEncodingJSON(t *testing.T) {
+	for _, raw := range []string{`"plain"`, `""`, `"é😀"`, `"a\"b"`, `"line\nbreak"`, `"\u00e9"`, "\"bad \xff\"", `12`, `"12"`, `-7`, `1.5`, `1e3`, `null`, `"x"`} {
+		var want, got struct {
+			S FlexString `json:"s"`
+		}
+		var plain struct {
+			S any `json:"s"`
+		}
+		body := `{"s":` + raw + `}`
+		if err := json.Unmarshal([]byte(body), &plain); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if s, ok := plain.S.(string); ok {
+			want.S = FlexString(s)
+		} else if err := json.Unmarshal([]byte(body), &want); err != nil {
+			continue
+		}
+		if err := json.Unmarshal([]byte(body), &got); err != nil || got.S != want.S {
+			t.Errorf("FlexString %s = %q, %v; want %q", raw, got.S, err, want.S)
+		}
+		var fi struct {
+			N FlexInt `json:"s"`
+		}
+		err := json.Unmarshal([]byte(body), &fi)
+		switch raw {
+		case `12`, `"12"`:
+			if err != nil || fi.N != 12 {
+				t.Errorf("FlexInt %s = %d, %v", raw, fi.N, err)
+			}
+		case `-7`:
+			if err != nil || fi.N != -7 {
+				t.Errorf("FlexInt %s = %d, %v", raw, fi.N, err)
+			}
+		case `1.5`:
+			if err != nil || fi.N != 1 {
+				t.Errorf("FlexInt %s = %d, %v", raw, fi.N, err)
+			}
+		case `1e3`:
+			if err != nil || fi.N != 1000 {
+				t.Errorf("FlexInt %s = %d, %v", raw, fi.N, err)
+			}
+		case `null`, `""`:
+			if err != nil || fi.N != 0 {
+				t.Errorf("FlexInt %s = %d, %v", raw, fi.N, err)
+			}
+		default:
+			if err == nil {
+				t.Errorf("FlexInt %s = %d, want an error", raw, fi.N)
+			}
+		}
 	}
 }

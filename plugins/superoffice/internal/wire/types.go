@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Error is the error envelope of the WebAPI.
@@ -38,6 +39,10 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(b) > 0 && b[0] == '"' {
+		if s, ok := plainString(b); ok {
+			*f = FlexString(s)
+			return nil
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
@@ -47,6 +52,28 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 	}
 	*f = FlexString(string(b))
 	return nil
+}
+
+// plainString is the text of a JSON string literal that has no escapes and
+// no control characters and is UTF-8: what decoding it gives, without decoding.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	ascii := true
+	for _, c := range in {
+		if c < 0x20 || c == '\\' || c == '"' {
+			return "", false
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // FlexInt decodes a JSON number or a numeric string; it encodes as a number.
@@ -60,9 +87,11 @@ func (f *FlexInt) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+		s, ok := plainString(b)
+		if !ok {
+			if err := json.Unmarshal(b, &s); err != nil {
+				return err
+			}
 		}
 		if s == "" {
 			*f = 0
@@ -73,6 +102,10 @@ func (f *FlexInt) UnmarshalJSON(b []byte) error {
 			return err
 		}
 		*f = FlexInt(n)
+		return nil
+	}
+	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		*f = FlexInt(n) // a plain integer, the usual case
 		return nil
 	}
 	var n json.Number
