@@ -72,6 +72,8 @@ type Engine struct {
 	// waiting: links known to hold pairs that wait for a meeting (they run even when
 	// nothing changed).
 	waiting map[string]bool
+	// dirs: each profile's members' directory (meetingplan.go).
+	dirs map[string]dirCache
 }
 
 // New returns an Engine.
@@ -131,7 +133,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.MeetingWait <= 0 {
 		cfg.MeetingWait = time.Hour
 	}
-	return &Engine{cfg: cfg, log: cfg.Logger, obs: cfg.Observer, sweptLinks: map[string]string{}, waiting: map[string]bool{}}, nil
+	return &Engine{cfg: cfg, log: cfg.Logger, obs: cfg.Observer, sweptLinks: map[string]string{}, waiting: map[string]bool{}, dirs: map[string]dirCache{}}, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

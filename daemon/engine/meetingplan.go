@@ -26,8 +26,35 @@ func (r *run) initMeetings() {
 	if r.link.Meetings == nil {
 		return
 	}
-	r.mt = &meetingRun{m: r.link.Meetings, store: r.e.cfg.Meetings, dir: newDirectory(r.link.Meetings.Members),
+	r.mt = &meetingRun{m: r.link.Meetings, store: r.e.cfg.Meetings, dir: r.e.directory(r.link.Meetings),
 		cache: map[string]*Meeting{}}
+}
+
+// dirCache is the directory of a profile's members, kept while its runs are
+// handed the same members (a profile of a thousand links would build it anew
+// for every run, idle ones included).
+type dirCache struct {
+	m     *Meetings
+	first *Member
+	n     int
+	dir   *directory
+}
+
+// directory returns the directory of m's members, built once for the members
+// it holds now.
+func (e *Engine) directory(m *Meetings) *directory {
+	var first *Member
+	if len(m.Members) > 0 {
+		first = &m.Members[0]
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c, ok := e.dirs[m.Profile]; ok && c.m == m && c.first == first && c.n == len(m.Members) {
+		return c.dir
+	}
+	d := newDirectory(m.Members)
+	e.dirs[m.Profile] = dirCache{m: m, first: first, n: len(m.Members), dir: d}
+	return d
 }
 
 func cacheKey(s Side, key string) string { return string(s) + "\x00" + key }

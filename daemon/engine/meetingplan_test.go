@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -121,5 +122,37 @@ func TestDirectoryFind(t *testing.T) {
 		if got := d.find(tc.side, tc.a) != nil; got != tc.want {
 			t.Errorf("find(%s, %+v) = %v, want %v", tc.side, tc.a, got, tc.want)
 		}
+	}
+}
+
+// The directory of a profile's members is built once for the members the runs
+// are handed, and again when they change.
+func TestDirectoryCachedPerMembers(t *testing.T) {
+	e, err := New(Config{Store: NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := []Member{
+		{Link: "p/a", SuperOffice: sdk.Account{ID: "5", Email: "a@crm"}, Calendar: sdk.Account{ID: "id-a", Email: "a@cal"}},
+		{Link: "p/b", SuperOffice: sdk.Account{ID: "6", Email: "b@crm"}, Calendar: sdk.Account{ID: "id-b", Email: "b@cal"}},
+	}
+	m := &Meetings{Profile: "p", Members: members}
+	d := e.directory(m)
+	if e.directory(m) != d || e.directory(&Meetings{Profile: "q", Members: members}) == d {
+		t.Fatal("the same members' directory was built again, or another profile's reused")
+	}
+	if got := d.find(Calendar, sdk.Attendee{Email: "B@Cal"}); got == nil || got.Link != "p/b" {
+		t.Fatalf("find b: %+v", got)
+	}
+	m.Members = members[:1] // the runs are handed other members
+	d2 := e.directory(m)
+	if d2 == d || d2.find(Calendar, sdk.Attendee{Email: "b@cal"}) != nil {
+		t.Fatal("a member who left is still in the directory")
+	}
+	if err := e.DropMeetings(context.Background(), "p"); err != nil {
+		t.Fatal(err)
+	}
+	if e.directory(m) == d2 {
+		t.Fatal("a dropped profile's directory was kept")
 	}
 }

@@ -432,6 +432,7 @@ func (e *Engine) DropMeetings(ctx context.Context, profile string) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	delete(e.dirs, profile)
 	for link, p := range e.sweptLinks {
 		if p == profile {
 			delete(e.sweptLinks, link)
