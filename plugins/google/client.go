@@ -275,6 +275,13 @@ func (c *conn) do(ctx context.Context, what string, policy retryPolicy, fn func(
 			refreshed = true // a service account mints a new token itself, once
 			continue
 		}
+		if code == 403 && reason == "quotaExceeded" {
+			// Calendar usage limits (too many events created, invitations sent):
+			// they replenish over minutes to hours, so a retry within the call
+			// only spends requests and prolongs them.
+			hint := max(retryAfter, usageLimitsCooloff)
+			return fmt.Errorf("%s: %w", what, &sdk.ThrottledError{RetryAfter: hint, Reason: reason})
+		}
 		refused := code == 429 || (code == 403 && isQuotaReason(reason))
 		transient := code == 500 || code == 502 || code == 503 || code == 504 || (code == 0 && isTransient(err))
 		retry := refused || (transient && policy == idempotent)
@@ -306,6 +313,11 @@ func nonEmpty(a, b string) string {
 	}
 	return b
 }
+
+// usageLimitsCooloff is how long a calendar that hit Google's usage limits
+// (403 quotaExceeded) is left alone at least [inferred: the limits are not
+// published; calls succeed again after about a quarter of an hour].
+const usageLimitsCooloff = 15 * time.Minute
 
 func isQuotaReason(r string) bool {
 	return r == "rateLimitExceeded" || r == "userRateLimitExceeded" || r == "quotaExceeded"
@@ -441,6 +453,9 @@ func (c *conn) mapErr(what string, err error) error {
 	case code == 401:
 		return fmt.Errorf("%s: %w", detail, sdk.ErrUnauthenticated)
 	case code == 429 || (code == 403 && isQuotaReason(reason)) || code == 503:
+		if reason == "quotaExceeded" {
+			retryAfter = max(retryAfter, usageLimitsCooloff)
+		}
 		return fmt.Errorf("%s: %w", detail, &sdk.ThrottledError{RetryAfter: retryAfter, Reason: nonEmpty(reason, "rateLimitExceeded")})
 	case code == 403 && reason == "insufficientPermissions":
 		return fmt.Errorf("%s: the consent lacks a scope this needs; consent again and keep every box ticked: %w", detail, sdk.ErrPermissionDenied)

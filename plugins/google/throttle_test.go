@@ -89,6 +89,18 @@ func TestThrottleOutlastingRetries(t *testing.T) {
 	e.faults(gcaltest.Faults{Throttle: 1, ThrottleStatus: 403})
 	_, err = e.p.Get(context.Background(), tg, "whatever1")
 	mustErrIs(t, err, sdk.ErrThrottled)
+	// Usage limits (403 quotaExceeded) are not tried again within the call: that
+	// would spend quota on a limit that takes a while to replenish.
+	e.slept = 0
+	e.faults(gcaltest.Faults{QuotaExceeded: 1})
+	before := e.stats().RequestsTotal
+	_, err = e.p.Get(context.Background(), tg, "whatever1")
+	if d, ok := sdk.RetryAfter(err); !ok || d < usageLimitsCooloff || e.slept != 0 {
+		t.Fatalf("usage limits: %v, slept %v", err, e.slept)
+	}
+	if n := e.stats().RequestsTotal - before; n != 1 {
+		t.Errorf("usage limits: %d requests, want 1", n)
+	}
 }
 
 func TestServerErrorsAndTruncatedBodies(t *testing.T) {
