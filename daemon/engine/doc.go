@@ -27,7 +27,12 @@
 //     refuses to mirror a side that suddenly lost most of its items.
 //   - Items outside the window are frozen: neither updated nor deleted. They are
 //     looked at again when both sides are back inside.
-//   - Cursors are stored only after every change they cover has been recorded.
+//   - Intents go on file before their writes are sent, a chunk of creates' at
+//     once; a write's result may wait in memory for the run's next commit,
+//     since its intent stands for it until then (pending.go).
+//   - Cursors are stored only after every change they cover has been recorded;
+//     a round that found nothing may keep the older cursor for a while, which
+//     sees the same changes.
 //   - A meeting syncs once across the links of a profile (Link.Meetings, see
 //     meeting.go): the organizer's link carries the meeting to the other side and
 //     registers it; every other participant's and room's link pairs its own copy
