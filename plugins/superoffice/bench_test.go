@@ -133,3 +133,40 @@ func BenchmarkCreate(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(e.requests()-before)/float64(b.N), "requests/op")
 }
+
+// BenchmarkNoChangeRoundAfterCreates is the provider's share of a round without
+// changes within the hour after 600 creates of its own (which it remembers, to
+// report those deleted before the next round): the answer is replayed.
+func BenchmarkNoChangeRoundAfterCreates(b *testing.B) {
+	e := newEnv(b)
+	if err := e.so.SeedEvents("USER1", 300, 1); err != nil {
+		b.Fatal(err)
+	}
+	rt := &replay{base: http.DefaultTransport}
+	e.p.SetTransport(rt)
+	if err := e.p.Configure(context.Background(), "acme", e.settings); err != nil {
+		b.Fatal(err)
+	}
+	tg := e.target(e.user1)
+	start := e.clk.Now().Add(24 * time.Hour).Truncate(time.Hour)
+	for i := 0; i < 600; i++ {
+		at := start.Add(time.Duration(i) * time.Hour)
+		if _, err := e.p.Create(e.ctx(), tg, sdk.Event{Title: "Copy " + strconv.Itoa(i), Start: at, End: at.Add(time.Hour),
+			CorrelationID: "corr-" + strconv.Itoa(i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e.clk.Add(10 * time.Second)
+	_, _, cur, _ := e.listAll(tg, "", 0)
+	e.clk.Add(10 * time.Second)
+	_, _, cur, _ = e.listAll(tg, cur, 0)
+	_, _, cur, _ = e.listAll(tg, cur, 0)
+	rt.on.Store(true)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, _, next, _ := e.listAll(tg, cur, 0)
+		if next != cur {
+			b.Fatal("a round without changes gave a new cursor")
+		}
+	}
+}

@@ -438,6 +438,13 @@ func (p *Provider) listChanges(ctx context.Context, t sdk.Target, req sdk.Change
 	}
 	raw := snapBytes(snap) // sorts snap by id
 	sum := snapSum(raw)
+	if len(res.digest) > 0 {
+		ids := make([]int, len(snap))
+		for i, e := range snap {
+			ids[i] = e.id
+		}
+		in.snapIDs.put(owner, sum, ids)
+	}
 	present := func(id int) bool {
 		_, ok := slices.BinarySearchFunc(snap, id, func(e snapEntry, id int) int { return cmp.Compare(e.id, id) })
 		return ok
@@ -537,17 +544,24 @@ func (p *Provider) listChanges(ctx context.Context, t sdk.Target, req sdk.Change
 // snapshot. Only rows created here and deleted since (created.go) can be news.
 func (p *Provider) sameAnswer(ctx context.Context, in *instance, t sdk.Target, owner int, cur *cursor, req sdk.ChangesRequest,
 	now time.Time, pageSize int) (sdk.Changes, error) {
-	var snap []snapEntry
+	ids := in.snapIDs.get(owner, cur.Sum)
 	var bad error
-	read := false
+	read := ids != nil
 	present := func(id int) bool {
 		if !read {
 			read = true
-			if snap, _, bad = decodeSnap(cur.Snap); bad != nil {
+			snap, _, err := decodeSnap(cur.Snap)
+			if err != nil {
+				bad = err
 				return true
 			}
+			ids = make([]int, len(snap))
+			for i, e := range snap {
+				ids[i] = e.id
+			}
+			in.snapIDs.put(owner, cur.Sum, ids)
 		}
-		_, ok := slices.BinarySearchFunc(snap, id, func(e snapEntry, id int) int { return cmp.Compare(e.id, id) })
+		_, ok := slices.BinarySearch(ids, id)
 		return ok
 	}
 	gone := in.created.vanished(owner, now, req.Window, present)

@@ -125,6 +125,8 @@ type instance struct {
 	flate sync.Pool
 	// bodies keeps the buffers answers are read into (client.go).
 	bodies bodyPool
+	// snapIDs keeps the ids of each diary's last snapshot (changes.go).
+	snapIDs snapshotIDs
 	// created remembers the rows created here lately (created.go).
 	created createdLog
 }

@@ -1,9 +1,11 @@
 package superoffice
 
 import (
+	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 	"math"
+	"sync"
 	"time"
 )
 
@@ -116,4 +118,47 @@ func boundsOf(l []int64) scanBounds {
 		return scanBounds{StartLo: math.MaxInt64, StartHi: math.MinInt64}
 	}
 	return scanBounds{StartLo: l[0], StartHi: l[1], EndLo: l[2], EndHi: l[3], FreshLo: l[4], FreshHi: l[5]}
+}
+
+// snapshotIDs keeps, per diary, the ids of the snapshot a round last wrote,
+// with the snapshot's sum (snapSum). A round whose scan answered as the last
+// one did compares rows created here with those ids (sameAnswer) without
+// decompressing its cursor's snapshot; right after an initial sync, when many
+// rows created here are remembered, that was most of the round's work.
+type snapshotIDs struct {
+	mu sync.Mutex
+	m  map[int]snapshotIDsEntry
+}
+
+type snapshotIDsEntry struct {
+	sum []byte
+	ids []int // sorted
+}
+
+// maxSnapshotIDs bounds the diaries remembered; beyond it the memory starts
+// over (the snapshots can be read again).
+const maxSnapshotIDs = 5000
+
+// get returns the ids of owner's snapshot whose sum is sum, nil when not kept.
+func (c *snapshotIDs) get(owner int, sum []byte) []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[owner]
+	if !ok || len(sum) == 0 || !bytes.Equal(e.sum, sum) {
+		return nil
+	}
+	return e.ids
+}
+
+// put remembers the sorted ids of owner's snapshot with sum sum.
+func (c *snapshotIDs) put(owner int, sum []byte, ids []int) {
+	if len(sum) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxSnapshotIDs {
+		c.m = map[int]snapshotIDsEntry{}
+	}
+	c.m[owner] = snapshotIDsEntry{sum: sum, ids: ids}
 }

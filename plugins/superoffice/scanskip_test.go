@@ -2,6 +2,7 @@ package superoffice
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -106,5 +107,33 @@ func TestScanPageSkipsASeenAnswer(t *testing.T) {
 		if err := p.decodeJSON([]byte(c.body)); err != nil || len(rows) != 1 || p.same {
 			t.Errorf("%s: %v, %d rows, same %v", name, err, len(rows), p.same)
 		}
+	}
+}
+
+func TestSnapshotIDs(t *testing.T) {
+	var c snapshotIDs
+	if c.get(1, []byte("s1")) != nil {
+		t.Fatal("an empty memory answered")
+	}
+	c.put(1, []byte("s1"), []int{3, 5})
+	c.put(2, []byte("s2"), []int{})
+	if got := c.get(1, []byte("s1")); !slices.Equal(got, []int{3, 5}) {
+		t.Errorf("diary 1 = %v", got)
+	}
+	if got := c.get(2, []byte("s2")); got == nil || len(got) != 0 {
+		t.Errorf("an empty snapshot = %v, want empty but kept", got)
+	}
+	if c.get(1, []byte("other")) != nil || c.get(1, nil) != nil || c.get(3, []byte("s1")) != nil {
+		t.Error("ids of another snapshot or diary answered")
+	}
+	c.put(1, []byte("s3"), []int{7})
+	if c.get(1, []byte("s1")) != nil || !slices.Equal(c.get(1, []byte("s3")), []int{7}) {
+		t.Error("a diary's newer snapshot did not replace the older")
+	}
+	for i := 0; i < maxSnapshotIDs+3; i++ {
+		c.put(100+i, []byte("x"), []int{i})
+	}
+	if len(c.m) > maxSnapshotIDs {
+		t.Errorf("%d diaries remembered, more than %d", len(c.m), maxSnapshotIDs)
 	}
 }
