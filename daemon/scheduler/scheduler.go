@@ -100,6 +100,9 @@ type Config struct {
 	// set, so that what they take shows before more start; the rest follow
 	// after AdmitRetry or as runs end (default 16).
 	StartBurst int
+	// AdmitMin runs may always be under way, whatever Admit says, so that
+	// links keep running when memory is tight for other reasons (default 8).
+	AdmitMin int
 }
 
 // Errors.
@@ -214,6 +217,9 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	if cfg.StartBurst <= 0 {
 		cfg.StartBurst = 16
+	}
+	if cfg.AdmitMin <= 0 {
+		cfg.AdmitMin = 8
 	}
 	base, cancel := context.WithCancel(context.Background())
 	return &Scheduler{
@@ -402,7 +408,7 @@ func (s *Scheduler) dispatch() time.Duration {
 	starts, held := 0, false
 	// may reports whether one more run may start now, beyond the limits.
 	may := func() bool {
-		if s.cfg.Admit == nil {
+		if s.cfg.Admit == nil || s.running < s.cfg.AdmitMin {
 			return true
 		}
 		if starts >= s.cfg.StartBurst || !s.cfg.Admit() {

@@ -427,14 +427,14 @@ func TestRequestsRunOldestFirst(t *testing.T) {
 	}
 }
 
-// Admit holds runs beyond the limits: none starts while it says no, the
+// Admit holds runs beyond the limits: none but AdmitMin starts while it says no, the
 // scheduler looks again after AdmitRetry, and once it says yes runs start a
 // burst at a time. A due run that waits for a slot does not make the loop spin.
 func TestAdmitHoldsRuns(t *testing.T) {
 	var mu sync.Mutex
 	open := false
 	asked := 0
-	s, clock, rec := newTest(t, Config{MaxConcurrent: 100, StartBurst: 3, AdmitRetry: 2 * time.Second, Admit: func() bool {
+	s, clock, rec := newTest(t, Config{MaxConcurrent: 100, StartBurst: 3, AdmitMin: 2, AdmitRetry: 2 * time.Second, Admit: func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		asked++
@@ -453,8 +453,8 @@ func TestAdmitHoldsRuns(t *testing.T) {
 	if next := s.dispatch(); next != 2*time.Second {
 		t.Fatalf("held runs are looked at again in %v, want 2s", next)
 	}
-	if n := s.Running(); n != 0 || asked == 0 {
-		t.Fatalf("%d runs started while Admit said no (asked %d times)", n, asked)
+	if n := s.Running(); n != 2 || asked == 0 {
+		t.Fatalf("%d runs started while Admit said no (asked %d times), want AdmitMin's 2", n, asked)
 	}
 	mu.Lock()
 	open = true
@@ -462,13 +462,12 @@ func TestAdmitHoldsRuns(t *testing.T) {
 	if next := s.dispatch(); next != 2*time.Second {
 		t.Fatalf("after a burst, the rest are looked at again in %v, want 2s", next)
 	}
-	if n := s.Running(); n != 3 {
-		t.Fatalf("%d runs started in one burst, want 3", n)
+	if n := s.Running(); n != 5 {
+		t.Fatalf("%d runs under way after one burst, want 2+3", n)
 	}
 	s.dispatch()
-	s.dispatch()
 	if n := s.Running(); n != 8 {
-		t.Fatalf("%d runs started after three bursts, want 8", n)
+		t.Fatalf("%d runs under way after two bursts, want 8", n)
 	}
 	for _, j := range jobs {
 		close(rec.block[j.Link])
