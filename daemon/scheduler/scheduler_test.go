@@ -427,9 +427,10 @@ func TestRequestsRunOldestFirst(t *testing.T) {
 	}
 }
 
-// Admit holds runs beyond the limits: none but AdmitMin starts while it says no, the
-// scheduler looks again after AdmitRetry, and once it says yes runs start a
-// burst at a time. A due run that waits for a slot does not make the loop spin.
+// Admit holds runs beyond the limits: while it says no only AdmitMin runs go
+// ahead and the scheduler looks again after AdmitRetry; once it says yes runs
+// start a burst at a time. A due run that waits for a slot does not make the
+// loop spin.
 func TestAdmitHoldsRuns(t *testing.T) {
 	var mu sync.Mutex
 	open := false
