@@ -110,9 +110,12 @@ func (r *Runner) capabilities(ctx context.Context, provider string) (sdk.Capabil
 	return info.Capabilities, nil
 }
 
-// applyPush hands the configuration's push settings to the manager. r.mu is not
+// applyPush hands the configuration's push settings to the manager. The links
+// of profiles that turned push off are unbound at once, not at their next run:
+// until then their stored subscriptions would go on waking them, and they
+// would be removed at the services only once every link had run. r.mu is not
 // held.
-func (r *Runner) applyPush(publicURL string, allowed []state.LinkID) {
+func (r *Runner) applyPush(publicURL string, allowed, quiet []state.LinkID) {
 	r.capsMu.Lock()
 	clear(r.caps)
 	r.capsMu.Unlock()
@@ -121,6 +124,9 @@ func (r *Runner) applyPush(publicURL string, allowed []state.LinkID) {
 	}
 	r.push.SetBaseURL(publicURL)
 	r.push.Retain(allowed)
+	for _, id := range quiet {
+		r.push.Bind(id, nil)
+	}
 }
 
 // bindPush declares a prepared link's sides to the push manager.

@@ -275,8 +275,9 @@ func TestForgedNotificationsAndPushOff(t *testing.T) {
 		t.Fatalf("%d calendar reads after forged notifications and one requested run, want 1", got)
 	}
 
+	// Turning push off removes the subscriptions at once, before the link's
+	// next run.
 	h.apply(pushConfig(h.notify.URL, "  push = false\n", jane))
-	h.run("jane", engine.RunOptions{})
 	waitFor(t, "the subscriptions removed", func() bool { return len(h.r.PushSubscriptions()) == 0 })
 	waitFor(t, "the services' subscriptions removed", func() bool {
 		return len(h.cal.Subscriptions()) == 0 && len(h.so.Subscriptions()) == 0

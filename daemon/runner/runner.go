@@ -271,6 +271,7 @@ func New(opts Options) (*Runner, error) {
 func (r *Runner) Apply(ctx context.Context, cfg *config.Config, allowed []state.LinkID) error {
 	var jobs []scheduler.Job
 	var errs []error
+	var quiet []state.LinkID // links of profiles with push off
 	allow := map[state.LinkID]bool{}
 	for _, id := range allowed {
 		p := cfg.Profile(id.Profile)
@@ -284,6 +285,9 @@ func (r *Runner) Apply(ctx context.Context, cfg *config.Config, allowed []state.
 			continue
 		}
 		allow[id] = true
+		if !p.Push {
+			quiet = append(quiet, id)
+		}
 		jobs = append(jobs, scheduler.Job{
 			Profile: id.Profile, Link: id.Link, Interval: p.Interval,
 			Keys: jobKeys(so, cal, p.Link(id.Link)),
@@ -323,7 +327,7 @@ func (r *Runner) Apply(ctx context.Context, cfg *config.Config, allowed []state.
 	for id := range allow {
 		running = append(running, id)
 	}
-	r.applyPush(publicURL, running)
+	r.applyPush(publicURL, running, quiet)
 	r.dropMeetings(ctx, removed)
 	r.configureAll(ctx, changed)
 	r.log.Info("links applied", "scheduled", len(jobs), "configured", len(cfg.Links()))
