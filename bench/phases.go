@@ -303,6 +303,9 @@ func (r *round) propagation(ctx context.Context) error {
 	return r.timeChanges(ctx, "poll")
 }
 
+// pushOffSettle is how long pushOff waits after the reload.
+const pushOffSettle = 5 * time.Second
+
 // pushOff reloads the daemon with push = false on every profile (SIGHUP) and
 // waits until it took the new configuration.
 func (r *round) pushOff(ctx context.Context) error {
@@ -327,6 +330,14 @@ func (r *round) pushOff(ctx context.Context) error {
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		if now, err := r.adm.metric(ctx, stamp); err == nil && now > prev {
+			// The daemon removes its subscriptions at the services as it applies
+			// the configuration; let the last removals and the notifications
+			// already on their way pass before polling is timed.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(pushOffSettle):
+			}
 			r.log.Info("bench: push turned off (configuration reloaded)")
 			return nil
 		}
