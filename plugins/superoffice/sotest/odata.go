@@ -511,7 +511,7 @@ func (m *matcher) matchOther(row any) (bool, error) {
 // search runs an OData query over rows and returns its answer; on a bad query
 // it has answered with the error itself and returns false. It runs under the
 // server's lock (rows are the store's); the caller sends the answer after.
-func (c *call) search(a *archive, rows []any) ([]byte, bool) {
+func (c *call) search(a *archive, rows []any, dst []byte) ([]byte, bool) {
 	logical := strings.EqualFold(c.q.Get("$output"), "Logical") || strings.EqualFold(c.q.Get("$output"), "Raw") ||
 		strings.EqualFold(c.q.Get("$mode"), "Full")
 	var selected []string
@@ -589,12 +589,12 @@ func (c *call) search(a *archive, rows []any) ([]byte, bool) {
 		link := requestBase(c.r) + u.RequestURI()
 		next = &link
 	}
-	return renderSearch(a, hits[:limit], selected, logical, c.z, c.base+"/v1/Archive/$metadata", next), true
+	return renderSearch(dst, a, hits[:limit], selected, logical, c.z, c.base+"/v1/Archive/$metadata", next), true
 }
 
 // renderSearch writes the answer of a search as encoding/json wrote its
 // wire.ODataResponse: members in the order of their names, rows' members too.
-func renderSearch(a *archive, rows []any, selected []string, logical bool, z zone, metadata string, next *string) []byte {
+func renderSearch(dst []byte, a *archive, rows []any, selected []string, logical bool, z zone, metadata string, next *string) []byte {
 	type member struct {
 		name string
 		col  column
@@ -621,7 +621,7 @@ func renderSearch(a *archive, rows []any, selected []string, logical bool, z zon
 		h = appendJSONString(h, m.name)
 		heads[i] = append(h, ':')
 	}
-	buf := make([]byte, 0, 256+len(rows)*40*len(members))
+	buf := slices.Grow(dst[:0], 256+len(rows)*40*len(members))
 	buf = append(buf, `{"odata.metadata":`...)
 	buf = appendJSONString(buf, metadata)
 	buf = append(buf, `,"odata.nextLink":`...)
@@ -806,15 +806,17 @@ func compareInts(a, b int64) int {
 }
 
 func (c *call) appointmentSearch() {
+	bp := c.s.answers.get()
 	c.s.mu.Lock()
-	body, ok := c.appointmentRows()
+	body, ok := c.appointmentRows(bp.Bytes())
 	c.s.mu.Unlock()
 	if ok {
 		writeRawJSON(c.w, http.StatusOK, body)
 	}
+	c.s.answers.putBytes(bp, body)
 }
 
-func (c *call) appointmentRows() ([]byte, bool) {
+func (c *call) appointmentRows(dst []byte) ([]byte, bool) {
 	a := c.s.appointmentArchive(c.z)
 	// Narrow by diary owner first: every diary query names its associates.
 	var rows []any
@@ -830,7 +832,7 @@ func (c *call) appointmentRows() ([]byte, bool) {
 			rows = append(rows, c.s.st.appts[id])
 		}
 	}
-	return c.search(a, rows)
+	return c.search(a, rows, dst)
 }
 
 // ownersOf extracts the ids of an "associateId associateIsOneOf (..)" or
@@ -874,7 +876,7 @@ func (c *call) userSearch() {
 	for _, id := range sortedKeys(c.s.st.assocs) {
 		rows = append(rows, c.s.st.assocs[id])
 	}
-	body, ok := c.search(c.s.userArchive(), rows)
+	body, ok := c.search(c.s.userArchive(), rows, nil)
 	c.s.mu.Unlock()
 	if ok {
 		writeRawJSON(c.w, http.StatusOK, body)

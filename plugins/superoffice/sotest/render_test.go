@@ -90,9 +90,14 @@ func TestRenderSearchAsEncodingJSON(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		writeJSON(rec, 200, want)
-		got := renderSearch(a, rows, selected, logical, z, want.Metadata, next)
+		got := renderSearch(nil, a, rows, selected, logical, z, want.Metadata, next)
 		if !bytes.Equal(got, rec.Body.Bytes()) {
 			t.Fatalf("round %d:\n got %s\nwant %s", round, got, rec.Body.Bytes())
+		}
+		// Into a used buffer, as the server's pool hands them out.
+		used := append(make([]byte, 0, rng.IntN(4096)), "left over"...)
+		if again := renderSearch(used, a, rows, selected, logical, z, want.Metadata, next); !bytes.Equal(again, got) {
+			t.Fatalf("round %d: into a used buffer:\n got %s\nwant %s", round, again, got)
 		}
 
 		// Sorting, against a sort that compares the columns' values each time.

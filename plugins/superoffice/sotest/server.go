@@ -87,6 +87,39 @@ type Server struct {
 	// zones keeps the locations requests name (SO-TimeZone): loading one
 	// reads the zone database.
 	zones locations
+	// answers keeps the buffers answers are written into.
+	answers bufferPool
+}
+
+// bufferPool keeps buffers for reuse: a diary scan answers hundreds of
+// kilobytes, many times a second.
+type bufferPool struct{ p sync.Pool }
+
+// maxPooledBuffer: larger buffers are left to the collector.
+const maxPooledBuffer = 8 << 20
+
+func (bp *bufferPool) get() *bytes.Buffer {
+	if b, ok := bp.p.Get().(*bytes.Buffer); ok {
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func (bp *bufferPool) put(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuffer {
+		return
+	}
+	b.Reset()
+	bp.p.Put(b)
+}
+
+// putBytes returns b with the array of used, which was appended to b's
+// (and may have outgrown it).
+func (bp *bufferPool) putBytes(b *bytes.Buffer, used []byte) {
+	if cap(used) > b.Cap() {
+		*b = *bytes.NewBuffer(used[:0])
+	}
+	bp.put(b)
 }
 
 // locations caches time.LoadLocation.

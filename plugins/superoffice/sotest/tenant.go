@@ -317,7 +317,17 @@ func (c *call) bodyArgs() map[string]json.RawMessage {
 	return m
 }
 
-func (c *call) json(status int, v any) { writeJSON(c.w, status, v) }
+func (c *call) json(status int, v any) {
+	buf := c.s.answers.get()
+	defer c.s.answers.put(buf)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		http.Error(c.w, "encode: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeRawJSON(c.w, status, bytes.TrimRight(buf.Bytes(), "\n"))
+}
 
 func (c *call) err(status int, typ, msg string) { writeError(c.w, status, typ, msg) }
 
