@@ -11,12 +11,11 @@ import (
 // Fewer commits per write.
 //
 // Every create and update is recorded in two steps: its intent before the write
-// is sent, its result after. Both used to be a commit of their own, and so a
-// write transaction with a file sync each, which made the state file the
-// daemon's largest cost in an initial sync. Two things cut that down without
-// giving up what the intents guarantee (an intent is on file before its write
-// is sent; a crash leaves only intents that recovery settles by looking at the
-// target):
+// is sent, its result after. As a commit each, that is a write transaction and
+// a file sync each, the largest cost of an initial sync in the daemon. Two
+// things cut it down without giving up what the intents guarantee (an intent
+// is on file before its write is sent; a crash leaves only intents that
+// recovery settles by looking at the target):
 //
 //   - A result need not be on file at once: its intent is, and recovery turns
 //     an intent whose write landed into the same record. So results wait in
