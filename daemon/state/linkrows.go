@@ -3,16 +3,16 @@ package state
 // The links bucket, decoded, in memory.
 //
 // Every run of a link ends with UpdateLink, and most of them change nothing
-// but the end of the link's last run (Link.LastSync): with thousands of links
-// that was a write transaction, and a file sync, per run, most of an idle
-// run's cost. So the rows live decoded in memory (the file is ours alone while
-// it is open), a row whose only change is LastSync waits there, and such rows
-// are written together: within RunFlush (DefaultRunFlush), with the next write
-// of any link row, and at Close. Reads (status, metrics) see them at once. A
+// but the end of the link's last run (Link.LastSync): with thousands of links,
+// a write transaction and a file sync per run would be most of an idle run's
+// cost. So the rows live decoded in memory (the file is ours alone while it is
+// open), a row whose only change is LastSync waits there, and such rows are
+// written together: within RunFlush (DefaultRunFlush), with the next write of
+// any link row, and at Close. Reads (status, metrics) see them at once. A
 // daemon that is killed loses at most the last RunFlush of such times, which
 // only say when a link last finished a run; anything else about a link (its
-// state, its error, its item count, its activation URL) is written before
-// UpdateLink returns, as before.
+// state, its error, its item count, its activation URL) is on file when
+// UpdateLink returns.
 
 import (
 	"context"
@@ -40,8 +40,8 @@ type linkRows struct {
 	closed     bool
 }
 
-// row returns the link's row, from memory or read from the file. b.rows.mu
-// must be held.
+// rowLocked returns the link's row, from memory or read from the file.
+// b.rows.mu must be held.
 func (b *Bolt) rowLocked(ctx context.Context, id LinkID) (Link, bool, error) {
 	key := id.String()
 	if l, ok := b.rows.rows[key]; ok {
