@@ -146,7 +146,8 @@ type Store interface {
 	Link(ctx context.Context, id LinkID) (Link, error)
 	// UpdateLink applies fn to the stored link (a zero Link with ID set when absent)
 	// and stores the result atomically; Changed is set when State changes. An error
-	// from fn stores nothing.
+	// from fn stores nothing. A change of LastSync alone may reach the disk a few
+	// seconds later (Bolt: linkrows.go); reads see it at once.
 	UpdateLink(ctx context.Context, id LinkID, fn func(*Link) error) (Link, error)
 	// DeleteLink removes a link's row and token; absent is not an error.
 	DeleteLink(ctx context.Context, id LinkID) error
