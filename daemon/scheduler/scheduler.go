@@ -149,6 +149,8 @@ type Scheduler struct {
 	// asked holds the entries with requests, by their first request's seq.
 	asked   []*entry
 	running int
+	// idle are goroutines waiting for a run (work).
+	idle []chan func()
 	// keys are the concurrency keys jobs hold, each with its limit and how
 	// many runs hold it now.
 	keys    map[string]*keyState
@@ -536,11 +538,50 @@ func (s *Scheduler) start(k key, e *entry) {
 	}
 	job := e.job
 	s.wg.Add(1)
-	go func() {
+	fn := func() {
 		defer s.wg.Done()
 		res, err := s.runOne(job, opts)
 		s.finish(k, e, job, ks, opts, res, err, served)
-	}()
+	}
+	if n := len(s.idle); n > 0 {
+		w := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		w <- fn
+		return
+	}
+	w := make(chan func(), 1)
+	go s.work(w, fn)
+}
+
+// work runs fn, then waits for the next run handed to it. Runs go to waiting
+// goroutines rather than new ones: a run's goroutine grows its stack to tens of
+// kilobytes on its way through the provider calls, and growing a fresh one for
+// every run costs more than an idle run's own work.
+func (s *Scheduler) work(w chan func(), fn func()) {
+	for {
+		fn()
+		s.mu.Lock()
+		if s.stopped || len(s.idle) >= s.cfg.MaxConcurrent {
+			s.mu.Unlock()
+			return
+		}
+		s.idle = append(s.idle, w)
+		s.mu.Unlock()
+		select {
+		case fn = <-w:
+		case <-s.base.Done():
+			// A run handed over before the end is in w already: start sends
+			// while it holds s.mu and takes w out of idle.
+			s.mu.Lock()
+			if i := slices.Index(s.idle, w); i >= 0 {
+				s.idle = slices.Delete(s.idle, i, i+1)
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+			fn = <-w
+		}
+	}
 }
 
 func (s *Scheduler) runOne(job Job, opts engine.RunOptions) (res engine.Result, err error) {
