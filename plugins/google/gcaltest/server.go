@@ -260,7 +260,15 @@ func (resp *response) write(w http.ResponseWriter) {
 }
 
 func jsonResponse(code int, v any) *response {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if e, ok := v.(*Event); ok && e != nil {
+		// What json.Marshal would give, without its second pass over the
+		// bytes: Event's MarshalJSON already writes compact, escaped JSON.
+		b, err = e.MarshalJSON()
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		return errorResponse(&gerr{code: 500, domain: "global", reason: "backendError", message: "encode: " + err.Error()})
 	}
