@@ -32,23 +32,29 @@ var eventFields = func() map[string]bool {
 
 // readBodyMap reads a JSON object body. Unknown field names are refused.
 func readBodyMap(r *http.Request, allowed map[string]bool) (map[string]json.RawMessage, *gerr) {
+	m, _, e := readBody(r, allowed)
+	return m, e
+}
+
+// readBody is readBodyMap that also returns the body as sent.
+func readBody(r *http.Request, allowed map[string]bool) (map[string]json.RawMessage, []byte, *gerr) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	if err != nil {
-		return nil, errBadRequest("cannot read body")
+		return nil, nil, errBadRequest("cannot read body")
 	}
 	var m map[string]json.RawMessage
 	if len(strings.TrimSpace(string(b))) == 0 {
-		return map[string]json.RawMessage{}, nil
+		return map[string]json.RawMessage{}, nil, nil
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, &gerr{code: 400, domain: "global", reason: "parseError", message: "Parse Error"}
+		return nil, nil, &gerr{code: 400, domain: "global", reason: "parseError", message: "Parse Error"}
 	}
 	for k := range m {
 		if allowed != nil && !allowed[k] {
-			return nil, errInvalid(k, `Invalid JSON payload received. Unknown name "`+k+`": Cannot find field.`)
+			return nil, nil, errInvalid(k, `Invalid JSON payload received. Unknown name "`+k+`": Cannot find field.`)
 		}
 	}
-	return m, nil
+	return m, b, nil
 }
 
 // eventFromMap turns a body map into an Event.
@@ -185,11 +191,35 @@ func (c *call) checkWriteParams() *gerr {
 // readEvent reads the event resource in the request body (insert, import,
 // update).
 func (c *call) readEvent() (*Event, *gerr) {
-	body, e := readBodyMap(c.r, eventFields)
+	body, raw, e := readBody(c.r, eventFields)
 	if e != nil {
 		return nil, e
 	}
-	return eventFromMap(body)
+	if raw == nil {
+		return eventFromMap(body)
+	}
+	return eventFromBody(raw, body)
+}
+
+// eventFromBody is eventFromMap for a body as sent, whose members m holds: the
+// modelled fields are read from it at once (null leaves a field unset, as
+// leaving the member out does), the verbatim ones taken from m.
+func eventFromBody(raw []byte, m map[string]json.RawMessage) (*Event, *gerr) {
+	type plain Event
+	var p plain
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, errBadRequest("Invalid value: " + err.Error())
+	}
+	ev := Event(p)
+	for k, v := range m {
+		if eventOtherFields[k] && string(v) != "null" {
+			if ev.Other == nil {
+				ev.Other = map[string]json.RawMessage{}
+			}
+			ev.Other[k] = v
+		}
+	}
+	return &ev, nil
 }
 
 // calendarGet is calendars.get.

@@ -25,3 +25,35 @@ func TestEventAnswerIsWhatMarshalWrites(t *testing.T) {
 		}
 	}
 }
+
+// An event read from its body at once is the event read through the member
+// map: nulls, verbatim members, nested values.
+func TestEventFromBodyAsFromMap(t *testing.T) {
+	bodies := []string{
+		`{"summary":"Lunch","start":{"dateTime":"2025-03-20T12:00:00+01:00","timeZone":"Europe/Oslo"},"end":{"date":"2025-03-21"}}`,
+		`{"summary":null,"description":"x","attendees":[{"email":"a@b.test","responseStatus":"accepted"}],"reminders":{"useDefault":false,"overrides":[{"method":"popup","minutes":10}]}}`,
+		`{"id":"abc123","conferenceData":{"a":[1,2]},"attachments":null,"extendedProperties":{"private":{"k":"v"}},"recurrence":["RRULE:FREQ=DAILY"]}`,
+		`{"guestsCanModify":true,"transparency":"transparent","visibility":null,"start":null}`,
+		`{}`,
+		`{"summary":5}`,
+	}
+	for _, b := range bodies {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(b), &m); err != nil {
+			t.Fatal(err)
+		}
+		want, wantErr := eventFromMap(m)
+		got, gotErr := eventFromBody([]byte(b), m)
+		if (wantErr != nil) != (gotErr != nil) {
+			t.Fatalf("%s: error %v, from the map %v", b, gotErr, wantErr)
+		}
+		if wantErr != nil {
+			continue
+		}
+		wb, _ := json.Marshal(want)
+		gb, _ := json.Marshal(got)
+		if !bytes.Equal(wb, gb) {
+			t.Errorf("%s:\n got %s\nwant %s", b, gb, wb)
+		}
+	}
+}
