@@ -26,14 +26,18 @@ type process struct {
 	err   error
 }
 
-// startProcess starts bin with args, its stderr (and stdout unless wantLines)
+// startProcess starts bin with args and, added to the benchmark's own, the
+// environment variables env; its stderr (and stdout unless wantLines) is
 // appended to logPath. The process gets SIGKILL if the benchmark dies first.
-func startProcess(name, bin string, args []string, logPath string, wantLines bool) (*process, error) {
+func startProcess(name, bin string, args, env []string, logPath string, wantLines bool) (*process, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: open its log: %w", name, err)
 	}
 	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}

@@ -274,7 +274,7 @@ func (r *round) run(ctx context.Context) (err error) {
 	}
 
 	r.log.Info("bench: starting the daemon", "config", cfgPath)
-	r.daemon, err = startProcess("synchronizer run", r.cfg.Binary, []string{"run", "-config", cfgPath},
+	r.daemon, err = startProcess("synchronizer run", r.cfg.Binary, []string{"run", "-config", cfgPath}, nil,
 		filepath.Join(r.dir, "daemon.log"), false)
 	if err != nil {
 		return err
