@@ -47,6 +47,7 @@ import (
 	"sync"
 	"time"
 
+	"synchronizer/plugins/internal/httppool"
 	"synchronizer/plugins/internal/retry"
 	"synchronizer/plugins/sdk"
 )
@@ -73,7 +74,7 @@ const (
 // Options tune a Provider. The zero value is the production behaviour.
 type Options struct {
 	Logger *slog.Logger
-	// Transport is the base HTTP transport (pooledTransport when nil). Every
+	// Transport is the base HTTP transport (httppool.Transport when nil). Every
 	// request goes through sdk.InstrumentedTransport on top of it.
 	Transport http.RoundTripper
 	// Now is the clock (time.Now when nil).
@@ -122,7 +123,7 @@ func NewWithOptions(opts Options) *Provider {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Transport == nil {
-		opts.Transport = pooledTransport()
+		opts.Transport = httppool.Transport()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -316,22 +317,3 @@ func (p *Provider) OAuth(_ context.Context, req sdk.OAuthRequest) (sdk.OAuthSpec
 func (p *Provider) Licenses(context.Context, sdk.Target) (sdk.Licenses, error) {
 	return sdk.Licenses{}, fmt.Errorf("google: licences: %w", sdk.ErrUnsupported)
 }
-
-// pooledTransport is the HTTP transport requests go through: Go's default, but
-// keeping up to maxIdlePerHost idle connections to a host (the default keeps
-// two). Many links run at once against one service host; with two kept, every
-// other request opened a new connection (and against the real service, a new
-// TLS session) and closed it after.
-func pooledTransport() http.RoundTripper {
-	base, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return http.DefaultTransport
-	}
-	t := base.Clone()
-	t.MaxIdleConns = 4 * maxIdlePerHost
-	t.MaxIdleConnsPerHost = maxIdlePerHost
-	return t
-}
-
-// maxIdlePerHost covers the runs the host makes at once against one instance.
-const maxIdlePerHost = 64

@@ -63,6 +63,7 @@ import (
 	"sync"
 	"time"
 
+	"synchronizer/plugins/internal/httppool"
 	"synchronizer/plugins/internal/retry"
 	"synchronizer/plugins/m365/internal/wintz"
 	"synchronizer/plugins/sdk"
@@ -109,32 +110,13 @@ func New(logger *slog.Logger) *Provider {
 	}
 	return &Provider{
 		log:       logger.With("provider", "m365"),
-		transport: pooledTransport(),
+		transport: httppool.Transport(),
 		limiter:   newMailboxLimiter(),
 		now:       time.Now,
 		sleep:     retry.Sleep,
 		instances: map[string]*instance{},
 	}
 }
-
-// pooledTransport is the HTTP transport requests go through: Go's default, but
-// keeping up to maxIdlePerHost idle connections to a host (the default keeps
-// two). Many links run at once against one service host; with two kept, every
-// other request opened a new connection (and against the real service, a new
-// TLS session) and closed it after.
-func pooledTransport() http.RoundTripper {
-	base, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return http.DefaultTransport
-	}
-	t := base.Clone()
-	t.MaxIdleConns = 4 * maxIdlePerHost
-	t.MaxIdleConnsPerHost = maxIdlePerHost
-	return t
-}
-
-// maxIdlePerHost covers the runs the host makes at once against one instance.
-const maxIdlePerHost = 64
 
 // SetClock replaces the clock and the wait between retries (tests and the
 // embedded demo, which run on a clock of their own). Call it before the provider

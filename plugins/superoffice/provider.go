@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"synchronizer/plugins/internal/httppool"
 	"synchronizer/plugins/sdk"
 )
 
@@ -47,27 +48,8 @@ func New(logger *slog.Logger) *Provider {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Provider{logger: logger, instances: map[string]*instance{}, now: time.Now, transport: pooledTransport()}
+	return &Provider{logger: logger, instances: map[string]*instance{}, now: time.Now, transport: httppool.Transport()}
 }
-
-// pooledTransport is the HTTP transport requests go through: Go's default, but
-// keeping up to maxIdlePerHost idle connections to a host (the default keeps
-// two). Many links run at once against one service host; with two kept, every
-// other request opened a new connection (and against the real service, a new
-// TLS session) and closed it after.
-func pooledTransport() http.RoundTripper {
-	base, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return http.DefaultTransport
-	}
-	t := base.Clone()
-	t.MaxIdleConns = 4 * maxIdlePerHost
-	t.MaxIdleConnsPerHost = maxIdlePerHost
-	return t
-}
-
-// maxIdlePerHost covers the runs the host makes at once against one instance.
-const maxIdlePerHost = 64
 
 // SetClock replaces the clock (tests). It affects instances configured afterwards.
 func (p *Provider) SetClock(now func() time.Time) {

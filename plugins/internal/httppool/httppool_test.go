@@ -1,4 +1,4 @@
-package google
+package httppool
 
 import (
 	"io"
@@ -29,7 +29,7 @@ func TestPooledTransportKeepsConnections(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	client := &http.Client{Transport: pooledTransport()}
+	client := &http.Client{Transport: Transport()}
 	const n = 24
 	wave := func(k int64) {
 		g := make(chan struct{})
