@@ -287,7 +287,7 @@ func (c *call) calendarListGet() (*response, *gerr) {
 func (c *call) eventResponse(cal *calendar, ev *event) (*response, *gerr) {
 	var tz *time.Location
 	if name := c.q.Get("timeZone"); name != "" {
-		l, err := c.s.zones.load(name)
+		l, err := c.s.zones.Load(name)
 		if err != nil {
 			return nil, errInvalid("timeZone", "Invalid time zone: "+name)
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"synchronizer/plugins/internal/pushdeliver"
+	"synchronizer/plugins/internal/tzcache"
 )
 
 // Options configure a Server.
@@ -75,7 +76,7 @@ type Server struct {
 
 	// zones keeps the locations requests and events name: loading one reads
 	// the zone database.
-	zones locations
+	zones tzcache.Cache
 
 	stats stats
 
@@ -669,32 +670,4 @@ func (o *oauthState) signingKey() (*rsa.PrivateKey, error) {
 		o.key, o.keyErr = rsa.GenerateKey(rand.Reader, 2048)
 	})
 	return o.key, o.keyErr
-}
-
-// locations caches time.LoadLocation.
-type locations struct {
-	mu sync.Mutex
-	m  map[string]locResult
-}
-
-type locResult struct {
-	loc *time.Location
-	err error
-}
-
-func (l *locations) load(name string) (*time.Location, error) {
-	l.mu.Lock()
-	r, ok := l.m[name]
-	l.mu.Unlock()
-	if ok {
-		return r.loc, r.err
-	}
-	loc, err := time.LoadLocation(name)
-	l.mu.Lock()
-	if l.m == nil || len(l.m) > 1000 {
-		l.m = map[string]locResult{}
-	}
-	l.m[name] = locResult{loc, err}
-	l.mu.Unlock()
-	return loc, err
 }

@@ -250,7 +250,7 @@ func (s *Server) parseEDT(d *EventDateTime, which string, calLoc *time.Location)
 	}
 	loc = calLoc
 	if d.TimeZone != "" {
-		l, err := s.zones.load(d.TimeZone)
+		l, err := s.zones.Load(d.TimeZone)
 		if err != nil || d.TimeZone == "Local" {
 			return time.Time{}, false, nil, errInvalid(which+".timeZone", "Invalid time zone definition for "+which+" time.")
 		}

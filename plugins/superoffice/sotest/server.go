@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"synchronizer/plugins/internal/tzcache"
 	"synchronizer/plugins/superoffice/internal/wire"
 )
 
@@ -86,7 +87,7 @@ type Server struct {
 
 	// zones keeps the locations requests name (SO-TimeZone): loading one
 	// reads the zone database.
-	zones locations
+	zones tzcache.Cache
 	// answers keeps the buffers answers are written into.
 	answers bufferPool
 }
@@ -120,34 +121,6 @@ func (bp *bufferPool) putBytes(b *bytes.Buffer, used []byte) {
 		*b = *bytes.NewBuffer(used[:0])
 	}
 	bp.put(b)
-}
-
-// locations caches time.LoadLocation.
-type locations struct {
-	mu sync.Mutex
-	m  map[string]locResult
-}
-
-type locResult struct {
-	loc *time.Location
-	err error
-}
-
-func (l *locations) load(name string) (*time.Location, error) {
-	l.mu.Lock()
-	r, ok := l.m[name]
-	l.mu.Unlock()
-	if ok {
-		return r.loc, r.err
-	}
-	loc, err := time.LoadLocation(name)
-	l.mu.Lock()
-	if l.m == nil || len(l.m) > 1000 {
-		l.m = map[string]locResult{}
-	}
-	l.m[name] = locResult{loc, err}
-	l.mu.Unlock()
-	return loc, err
 }
 
 // New returns a Server with no users; add them with AddUser and AddResource.

@@ -235,10 +235,10 @@ func (s *Server) zoneOf(h string) zone {
 	}
 	code := strings.TrimSpace(parts[0])
 	if tz, ok := tzmap.ByCode(code); ok {
-		if loc, err := s.zones.load(tz.IANA); err == nil {
+		if loc, err := s.zones.Load(tz.IANA); err == nil {
 			z.loc = loc
 		}
-	} else if loc, err := s.zones.load(code); err == nil && code != "" && code != "Local" {
+	} else if loc, err := s.zones.Load(code); err == nil && code != "" && code != "Local" {
 		z.loc = loc
 	}
 	return z
