@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,6 +99,9 @@ type env struct {
 	user1    int
 	user2    int
 	room1    int
+	// intercept, when set, sees every request first and answers it itself
+	// when it returns true.
+	intercept *atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
 }
 
 type envOpt func(*sotest.Options, map[string]string)
@@ -113,9 +117,15 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 		f(&o, settings)
 	}
 	so := sotest.New(o)
-	srv := httptest.NewServer(so)
+	var intercept atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := intercept.Load(); f != nil && (*f)(w, r) {
+			return
+		}
+		so.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() { srv.Close(); so.Close() })
-	e := &env{t: t, clk: clk, so: so, srv: srv, log: &sdk.RequestLog{}, settings: settings}
+	e := &env{t: t, clk: clk, so: so, srv: srv, log: &sdk.RequestLog{}, settings: settings, intercept: &intercept}
 	var err error
 	if e.user1, err = so.AddUser(sotest.User{Login: "USER1", FullName: "User One", Email: "user1@so.test", Admin: true, Password: "pw1"}); err != nil {
 		t.Fatal(err)

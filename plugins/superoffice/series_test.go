@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -288,5 +290,41 @@ func TestUpdateSeriesFromMaster(t *testing.T) {
 	}
 	if e.so.Stats().Appointments != 0 {
 		t.Errorf("%d rows left", e.so.Stats().Appointments)
+	}
+}
+
+// A series whose cancelled occurrence cannot be cancelled is not left behind,
+// marked, to be taken later for the complete copy: the create fails and
+// removes it, and the next attempt makes it whole.
+func TestSeriesCreateFailingItsCancellationLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	tg := e.target(e.user1)
+	var failed atomic.Bool
+	fail := func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/Agents/Appointment/Delete") && !failed.Swap(true) {
+			http.Error(w, `{"Error":"injected"}`, http.StatusInternalServerError)
+			return true
+		}
+		return false
+	}
+	e.intercept.Store(&fail)
+	start := time.Date(2025, 4, 1, 10, 0, 0, 0, oslo)
+	ev := sdk.Event{Title: "Sync", Start: start, End: start.Add(time.Hour), CorrelationID: "c-series",
+		Recurrence: []string{"RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=4", "EXDATE:20250408T080000Z"}}
+	if _, err := e.p.Create(e.ctx(), tg, ev); err == nil {
+		t.Fatal("the create succeeded although its cancellation failed")
+	}
+	if found, err := e.p.FindByCorrelation(e.ctx(), tg, "c-series"); err != nil || len(found) != 0 {
+		t.Fatalf("after the failed create, found by correlation: %v, %v", found, err)
+	}
+	if evs, _, _, _ := e.listAll(tg, "", 0); len(evs) != 0 {
+		t.Fatalf("after the failed create the diary holds %v", evs)
+	}
+	got, err := e.p.Create(e.ctx(), tg, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Recurrence, ev.Recurrence) {
+		t.Errorf("made again: %v, want %v", got.Recurrence, ev.Recurrence)
 	}
 }

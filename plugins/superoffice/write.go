@@ -372,6 +372,13 @@ func (p *Provider) createSeries(ctx context.Context, in *instance, t sdk.Target,
 		return sdk.Event{}, err
 	}
 	if err := in.cancelOccurrences(ctx, t, ruleID, owner, plan.exdates, ev.AllDay, loc); err != nil {
+		// Marked but with occurrences the source cancelled, the series would be
+		// taken for the complete copy when the host looks for it after this
+		// error: remove it, so that the create is simply made again.
+		if _, derr := in.agent(ctx, t, "Appointment/Delete", nil, wire.DeleteRequest{AppointmentId: saved.AppointmentId, UpdateMode: "ThisAndForward"}, nil); derr != nil {
+			in.logger.Error("a created series could not be completed nor removed; it is kept out of the listings until it is", "series", ruleID, "error", derr)
+			in.addOrphan(orphan{account: t.Account, id: masterIDPre + strconv.Itoa(ruleID), row: int(saved.AppointmentId), mode: "ThisAndForward"})
+		}
 		return sdk.Event{}, err
 	}
 	return p.get(ctx, in, t, masterIDPre+strconv.Itoa(ruleID))
