@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +46,9 @@ type env struct {
 	ctx   context.Context
 	mu    sync.Mutex
 	waits []time.Duration
+	// intercept, when set, sees every request first and answers it itself
+	// when it returns true.
+	intercept *atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
 }
 
 func newEnv(t testing.TB, opts graphtest.Options) *env {
@@ -57,12 +61,18 @@ func newEnv(t testing.TB, opts graphtest.Options) *env {
 	if err := srv.Populate(3, 2); err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv)
+	var intercept atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := intercept.Load(); f != nil && (*f)(w, r) {
+			return
+		}
+		srv.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		ts.Close()
 		srv.Close()
 	})
-	e := &env{t: t, srv: srv, ts: ts, clk: clk, log: &sdk.RequestLog{}}
+	e := &env{t: t, srv: srv, ts: ts, clk: clk, log: &sdk.RequestLog{}, intercept: &intercept}
 	e.ctx = sdk.WithRecorder(context.Background(), e.log)
 	e.p = New(nil)
 	e.p.now = clk.Now

@@ -171,6 +171,12 @@ func (p *Provider) Create(ctx context.Context, t sdk.Target, ev sdk.Event) (sdk.
 	}
 	if rec != nil {
 		if err := c.cancelOccurrences(ctx, g.ID, exdates, ev.AllDay); err != nil {
+			// Tagged but with occurrences the source cancelled, the series would be
+			// taken for the complete copy when the host looks for it after this
+			// error: remove it, so that the create is simply made again.
+			if _, derr := c.do(ctx, request{method: http.MethodDelete, path: c.eventPath(g.ID), op: "remove the incomplete series " + g.ID}, nil); derr != nil && !errors.Is(derr, sdk.ErrNotFound) {
+				c.p.log.Error("a created series could not be completed nor removed", "series", g.ID, "error", derr)
+			}
 			return sdk.Event{}, fmt.Errorf("create series %s: %w", g.ID, err)
 		}
 		return c.eventOf(ctx, &g)
